@@ -17,7 +17,7 @@ from segmenting.errors import EXIT_USAGE, CloisonError
 
 # Modules that add sub-commands. Each defines ``register(sub: argparse._SubParsersAction)`` and
 # sets ``func`` on its parsers: ``func(args) -> int`` (the exit code).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("segmenting.commands",)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cloison: interrupted", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `cloison plan | head`: the reader left; not an error worth a traceback.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,9 +24,7 @@ def test_unknown_command_is_a_usage_error() -> None:
 def test_invalid_inventory_lists_every_problem_sorted() -> None:
     err = InvalidInventory(
         [
-            Problem(
-                "sites.yml", "sites[1].vlans.cameras", "VLAN 5000 is out of range", "use 1-4094"
-            ),
+            Problem("sites.yml", "sites[1].vlans.cameras", "VLAN 5000 is out of range", "use 1-4094"),
             Problem("cameras.yml", "cameras[3].mac", "malformed MAC 'zz'", line=12),
         ]
     )

@@ -1,0 +1,40 @@
+"""The entry points other code uses: folder in, validated plan out.
+
+Renderers, the Ansible inventory plugin, the lab, the IDS and the audit all start here, so the
+inventory is read, validated and planned the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from segmenting.allocate import LOCK_FILE, Lock, read_lock
+from segmenting.errors import InvalidInventory
+from segmenting.loader import load
+from segmenting.model import Inventory
+from segmenting.plan import Plan, build_plan
+
+
+def load_inventory(folder: Path, as_of: date | None = None) -> Inventory:
+    return load(Path(folder), as_of)
+
+
+def load_lock(folder: Path) -> Lock:
+    lock, problems = read_lock(Path(folder))
+    if problems:
+        raise InvalidInventory(problems)
+    return lock
+
+
+def load_plan(folder: Path, as_of: date | None = None) -> Plan:
+    """Validate ``folder`` and build its plan with the committed allocations."""
+    folder = Path(folder)
+    inventory = load(folder, as_of)
+    return build_plan(inventory, load_lock(folder))
+
+
+def write_lock(folder: Path, lock: Lock) -> Path:
+    path = Path(folder) / LOCK_FILE
+    path.write_text(lock.to_json(), encoding="utf-8")
+    return path
