@@ -1,0 +1,1 @@
+"""One module per detector; each holds a small class deriving from :class:`Detector`."""
