@@ -25,8 +25,9 @@ from ids.detectors.base import Detector
 from ids.flows import DEFAULT_MAX_FLOWS, DEFAULT_TTL, Flow, FlowTable, conn_key
 from ids.signatures import Signature
 
-INSPECT_LIMIT = 32  # payload packets per flow handed to deep inspection before going fast
-UNLIMITED_PORTS = frozenset({53, 67, 68, 547})  # every DNS/DHCP message matters (volume)
+INSPECT_LIMIT = 64  # payload packets per flow handed to deep inspection before going fast
+# Low-volume protocols where every message matters (DNS/DHCP volume, FTP/telnet logins).
+UNLIMITED_PORTS = frozenset({21, 23, 53, 67, 68, 547})
 SWEEP_EVERY = 5.0
 
 
