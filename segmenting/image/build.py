@@ -1,0 +1,255 @@
+"""Build a hardened appliance image: mmdebstrap → roles → clean → pack → SBOM → manifest → sign.
+
+The same Ansible roles that configure the lab configure the image (through a
+:class:`Configurer`, which boots the root filesystem as a systemd-nspawn node and runs the
+image playbook over SSH). Site-specific values (addresses, certificates) are not baked in: the
+first-boot unit regenerates SSH host keys and applies ``/etc/cloison/site.json`` when the
+installer provides it.
+
+Reproducibility: packages come from the Debian mirror's current Release (its date is recorded
+as the snapshot), ``SOURCE_DATE_EPOCH`` is that Release's date, and packing clamps times to it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from segmenting import __version__
+from segmenting.errors import CloisonError, UsageError
+from segmenting.image import pack
+from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
+from segmenting.image.sbom import sbom_for_rootfs
+from segmenting.image.verify import sign
+
+SUITE = "bookworm"
+BASE_PACKAGES = (
+    "openssh-server", "python3", "python3-apt", "nftables", "iproute2", "systemd-sysv", "dbus", "sudo",
+    "auditd", "rsyslog", "rsyslog-gnutls", "chrony", "ca-certificates", "procps", "iputils-ping", "less",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImageRole:
+    name: str
+    description: str
+    packages: tuple[str, ...]
+    groups: tuple[str, ...]  # the Ansible groups the image's node is put in for the image playbook
+
+
+ROLES: dict[str, ImageRole] = {
+    r.name: r
+    for r in (
+        ImageRole(
+            "edge-gateway",
+            "a site's edge gateway: routing, nftables, IKEv2 tunnel, DHCP for cameras",
+            ("strongswan-swanctl", "charon-systemd", "libcharon-extra-plugins", "dnsmasq-base", "conntrack"),
+            ("edge_gateways",),
+        ),
+        ImageRole(
+            "csu-services",
+            "CSU services host: FreeRADIUS, PKI, log collector",
+            ("freeradius", "freeradius-utils", "openssl"),
+            ("csu", "csu_radius"),
+        ),
+        ImageRole(
+            "dmz-relay",
+            "the State bridge relay in the DMZ (nginx stream proxy with access log)",
+            ("nginx-light", "libnginx-mod-stream"),
+            ("csu", "csu_relay"),
+        ),
+        ImageRole(
+            "ids-sensor",
+            "an IDS sensor on a switch mirror port (cloison ids)",
+            ("python3-scapy", "tcpdump"),
+            ("ids_sensors",),
+        ),
+    )
+}
+
+FIRSTBOOT_UNIT = """\
+# cloison: regenerate SSH host keys and apply site values on the first boot of an image.
+[Unit]
+Description=cloison first boot (host keys, site values)
+ConditionPathExists=!/var/lib/cloison/firstboot.done
+Before=ssh.service
+After=local-fs.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/bin/sh -c 'test ! -f /etc/cloison/site.json || /usr/local/sbin/cloison-firstboot /etc/cloison/site.json'
+ExecStart=/bin/sh -c 'mkdir -p /var/lib/cloison && touch /var/lib/cloison/firstboot.done'
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+FIRSTBOOT_SCRIPT = """\
+#!/bin/sh
+# cloison first boot: apply the site values the installer placed in /etc/cloison/site.json
+# (hostname and management address). Certificates are delivered by the pki role afterwards.
+set -eu
+site="$1"
+name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostname"])' "$site")
+echo "$name" > /etc/hostname
+hostname "$name" 2>/dev/null || true
+"""
+
+
+class Configurer(Protocol):
+    """Applies the roles to a root filesystem (side effects live behind this)."""
+
+    def configure(self, rootfs: Path, role: ImageRole) -> None: ...
+
+
+def release_date(lists: Path = Path("/var/lib/apt/lists")) -> tuple[str, int]:
+    """(ISO date, epoch) of the Debian mirror's current bookworm Release, from apt's lists."""
+    candidates = sorted(lists.glob(f"*_dists_{SUITE}_InRelease")) + sorted(lists.glob(f"*_dists_{SUITE}_Release"))
+    for path in candidates:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("Date:"):
+                stamp = email.utils.parsedate_to_datetime(line.partition(":")[2].strip())
+                return stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), int(stamp.timestamp())
+    raise CloisonError(f"no {SUITE} Release found in {lists}: run `apt-get update` first")
+
+
+def debootstrap(rootfs: Path, packages: Iterable[str], epoch: int) -> None:
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+    cmd = [
+        "mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(sorted(set(packages)))}",
+        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+        "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
+        SUITE, str(rootfs),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise CloisonError(f"mmdebstrap failed: {proc.stderr.strip()[-600:]}")
+
+
+BUILD_LEFTOVERS = (
+    "etc/ssh/ssh_host_*",
+    "root/.ssh/authorized_keys",
+    "root/.ansible",
+    "var/lib/apt/lists/*",
+    "var/cache/apt/*.bin",
+    "var/cache/apt/archives/*.deb",
+    "var/cache/ldconfig/aux-cache",
+    "var/log/*.log",
+    "var/log/journal/*",
+    "var/lib/dbus/machine-id",
+    "tmp/*",
+    "var/tmp/*",
+)
+
+
+def clean(rootfs: Path) -> None:
+    """Remove build-time secrets, host keys and caches; install the first-boot unit."""
+    for pattern in BUILD_LEFTOVERS:
+        for path in rootfs.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    # An empty machine-id makes systemd generate a fresh one on first boot (machine-id(5)).
+    (rootfs / "etc/machine-id").write_text("", encoding="utf-8")
+    unit = rootfs / "etc/systemd/system/cloison-firstboot.service"
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    unit.write_text(FIRSTBOOT_UNIT, encoding="utf-8")
+    wants = rootfs / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / unit.name
+    if not link.is_symlink():
+        link.symlink_to(f"/etc/systemd/system/{unit.name}")
+    script = rootfs / "usr/local/sbin/cloison-firstboot"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(FIRSTBOOT_SCRIPT, encoding="utf-8")
+    script.chmod(0o755)
+
+
+def private_keys(rootfs: Path) -> list[str]:
+    """Files that still hold a private key: the build refuses to pack them."""
+    found = []
+    for folder in ("etc", "root", "home", "var/lib", "opt", "usr/local"):
+        base = rootfs / folder
+        if not base.exists():
+            continue
+        for path in base.rglob("*"):
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > 1 << 20:
+                continue
+            try:
+                head = path.read_bytes()[:65536]
+            except OSError:
+                continue
+            if b"PRIVATE KEY-----" in head and b"BEGIN" in head:
+                found.append(str(path.relative_to(rootfs)))
+    # Debian's snakeoil key is generated at install time by ssl-cert; it is a build leftover too.
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    folder: Path
+    manifest: Manifest
+    rootfs_bytes: int
+    packages: int
+
+
+def du_bytes(path: Path) -> int:
+    out = subprocess.run(["du", "-sb", "--apparent-size", str(path)], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[0])
+
+
+def build(
+    role_name: str,
+    out: Path,
+    key: Path,
+    configurer: Configurer,
+    work: Path,
+    *,
+    lists: Path = Path("/var/lib/apt/lists"),
+) -> BuildResult:
+    role = ROLES.get(role_name)
+    if role is None:
+        raise UsageError(f"unknown image role {role_name!r}: choose one of {', '.join(ROLES)}")
+    snapshot, epoch = release_date(lists)
+    rootfs = work / f"{role.name}.rootfs"
+    if rootfs.exists():
+        shutil.rmtree(rootfs)
+    debootstrap(rootfs, (*BASE_PACKAGES, *role.packages), epoch)
+    configurer.configure(rootfs, role)
+    clean(rootfs)
+    leftovers = private_keys(rootfs)
+    if leftovers:
+        raise CloisonError(
+            f"refusing to pack {role.name}: private keys left in the image: {', '.join(leftovers[:5])} "
+            "(they must be generated on first boot or delivered by the pki role)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    size = du_bytes(rootfs)
+    stamp = snapshot
+    bom = sbom_for_rootfs(rootfs, f"cloison-{role.name}", __version__, stamp)
+    (out / "sbom.cdx.json").write_text(_json(bom), encoding="utf-8")
+    pack.pack_tar(rootfs, out, epoch)
+    pack.pack_squashfs(rootfs, out, epoch)
+    manifest = with_checksums(
+        Manifest(f"cloison-{role.name}", role.name, __version__, SUITE, snapshot, epoch),
+        out,
+        [pack.ROOTFS_TAR, pack.SQUASHFS, "sbom.cdx.json"],
+    )
+    (out / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    sign(out / MANIFEST, key)
+    shutil.rmtree(rootfs)
+    return BuildResult(out, manifest, size, len(bom["components"]))
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,123 @@
+"""``cloison image``: build, verify, install and compare hardened appliance images."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from segmenting.errors import EXIT_CHECK_FAILED, EXIT_OK, CloisonError
+from segmenting.image import pack
+from segmenting.image.build import ROLES, build
+from segmenting.image.configure import NspawnAnsibleConfigurer
+from segmenting.image.verify import allowed_signers, generate_key, verify_image
+
+DEFAULT_KEY = Path("/var/lib/cloison/keys/image-signing_ed25519")
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    key = generate_key(args.key, args.identity)
+    signers = key.with_name("allowed_signers")
+    signers.write_text(allowed_signers(args.identity, key.with_suffix(".pub")), encoding="utf-8")
+    print(f"signing key {key} (0600) and {signers} written; keep the key off the repo, ship allowed_signers")
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    roles = list(ROLES) if args.role == "all" else [args.role]
+    if not args.key.exists():
+        raise CloisonError(f"signing key {args.key} not found: create it with `cloison image keygen {args.key}`")
+    work = Path(tempfile.mkdtemp(prefix="cloison-image-"))
+    try:
+        for name in roles:
+            started = time.monotonic()
+            result = build(name, args.output / name, args.key, NspawnAnsibleConfigurer(), work)
+            took = time.monotonic() - started
+            print(
+                f"{name}: {result.folder} — rootfs {result.rootfs_bytes / 1e6:.0f} MB uncompressed, "
+                f"{result.packages} SBOM components, built in {took:.0f} s, signed"
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    manifest = verify_image(args.folder, args.signers, args.identity)
+    print(f"ok: {manifest.image} ({manifest.role}), signature and {len(manifest.artefacts)} checksums verified")
+    return EXIT_OK
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    manifest = verify_image(args.folder, args.signers, args.identity)
+    target: Path = args.target
+    if target.exists() and any(target.iterdir()):
+        raise CloisonError(f"{target} is not empty: install into an empty folder or a fresh partition")
+    target.mkdir(parents=True, exist_ok=True)
+    decompress = subprocess.Popen(
+        ["zstd", "-q", "-d", "-c", str(args.folder / pack.ROOTFS_TAR)], stdout=subprocess.PIPE
+    )
+    untar = subprocess.run(
+        ["tar", "--numeric-owner", "--xattrs", "-xpf", "-", "-C", str(target)], stdin=decompress.stdout, check=False
+    )
+    if decompress.wait() != 0 or untar.returncode != 0:
+        raise CloisonError(f"extracting {manifest.image} into {target} failed")
+    if args.site:
+        site_dir = target / "etc/cloison"
+        site_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.site, site_dir / "site.json")
+        (site_dir / "site.json").chmod(0o600)
+    print(f"installed {manifest.image} into {target}; host keys are generated on first boot")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    result = pack.compare(args.first / pack.ROOTFS_TAR, args.second / pack.ROOTFS_TAR)
+    print(result.summary())
+    for name in result.differing[: args.show]:
+        print(f"  differs: {name}")
+    for name in result.only_first[: args.show]:
+        print(f"  only in {args.first}: {name}")
+    for name in result.only_second[: args.show]:
+        print(f"  only in {args.second}: {name}")
+    return EXIT_OK if result.identical else EXIT_CHECK_FAILED
+
+
+def register(sub: Any) -> None:
+    image = sub.add_parser("image", help="build, verify and install hardened appliance images")
+    isub = image.add_subparsers(dest="image_command", metavar="ACTION")
+    isub.required = True
+
+    p = isub.add_parser("keygen", help="create the deployment's image signing key")
+    p.add_argument("key", type=Path, nargs="?", default=DEFAULT_KEY)
+    p.add_argument("--identity", default="cloison-images", help="signer identity in allowed_signers")
+    p.set_defaults(func=cmd_keygen)
+
+    p = isub.add_parser("build", help="build, harden, pack and sign an image")
+    p.add_argument("--role", required=True, choices=[*ROLES, "all"])
+    p.add_argument("-o", "--output", type=Path, default=Path("out/images"))
+    p.add_argument("--key", type=Path, default=DEFAULT_KEY, help="signing key (see `cloison image keygen`)")
+    p.set_defaults(func=cmd_build)
+
+    for name, func, helptext in (
+        ("verify", cmd_verify, "check an image's signature and checksums"),
+        ("install", cmd_install, "verify, then unpack an image (refuses a bad signature or checksum)"),
+    ):
+        p = isub.add_parser(name, help=helptext)
+        p.add_argument("folder", type=Path)
+        p.add_argument("--signers", type=Path, required=True, help="allowed_signers file of the deployment")
+        p.add_argument("--identity", default="cloison-images")
+        if name == "install":
+            p.add_argument("--target", type=Path, required=True)
+            p.add_argument("--site", type=Path, help="site.json with first-boot values (hostname, addresses)")
+        p.set_defaults(func=func)
+
+    p = isub.add_parser("compare", help="compare two builds file by file (reproducibility)")
+    p.add_argument("first", type=Path)
+    p.add_argument("second", type=Path)
+    p.add_argument("--show", type=int, default=20)
+    p.set_defaults(func=cmd_compare)

@@ -1,0 +1,109 @@
+"""Apply the roles to an image: boot its root filesystem as a systemd-nspawn node, run Ansible.
+
+ansible-core has no chroot connection, and a booted systemd is what the roles expect anyway
+(units enabled, services reloaded), so the image is booted in place (``-D rootfs``, changes land
+in the image) inside a network namespace of its own, reached over SSH with a throw-away key
+that :func:`segmenting.image.build.clean` removes before packing. Options follow LAB-NOTES:
+``--register=no --keep-unit`` (no machined here) and ``CAP_NET_ADMIN`` for nft inside.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from segmenting.errors import CloisonError
+from segmenting.image.build import ImageRole
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "image.yml"
+PREFIX = "cimg"
+HOST_IP, NODE_IP = "10.254.253.1", "10.254.253.2"
+
+
+def _ip(*args: str, netns: str | None = None) -> None:
+    cmd = ["ip", *(["-n", netns] if netns else []), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise CloisonError(f"`{' '.join(cmd)}` failed: {proc.stderr.strip()}")
+
+
+def _wait_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise CloisonError(f"the image node did not open SSH on {host}:{port} within {timeout:.0f} s")
+
+
+class NspawnAnsibleConfigurer:
+    """Boots the rootfs, runs ``playbooks/image.yml`` for the image role, powers off."""
+
+    def __init__(self, playbook: Path = PLAYBOOK, boot_timeout: float = 90) -> None:
+        self.playbook = playbook
+        self.boot_timeout = boot_timeout
+
+    def configure(self, rootfs: Path, role: ImageRole) -> None:
+        if not self.playbook.exists():
+            raise CloisonError(f"{self.playbook} is missing: the image playbook applies the roles")
+        tag = f"{os.getpid() % 100000}"
+        netns, host_if = f"{PREFIX}-{tag}", f"{PREFIX}{tag}h"
+        work = Path(tempfile.mkdtemp(prefix="cloison-imgcfg-"))
+        node: subprocess.Popen[bytes] | None = None
+        try:
+            key = work / "id_ed25519"
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+            ssh_dir = rootfs / "root/.ssh"
+            ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (ssh_dir / "authorized_keys").write_text(key.with_suffix(".pub").read_text(), encoding="utf-8")
+            _ip("netns", "add", netns)
+            _ip("link", "add", host_if, "type", "veth", "peer", "name", "host0", "netns", netns)
+            _ip("addr", "add", f"{HOST_IP}/30", "dev", host_if)
+            _ip("link", "set", host_if, "up")
+            _ip("addr", "add", f"{NODE_IP}/30", "dev", "host0", netns=netns)
+            _ip("link", "set", "host0", "up", netns=netns)
+            _ip("link", "set", "lo", "up", netns=netns)
+            node = subprocess.Popen(
+                [
+                    "systemd-nspawn", "-q", "-b", "-D", str(rootfs), "--register=no", "--keep-unit",
+                    "--capability=CAP_NET_ADMIN", f"--network-namespace-path=/run/netns/{netns}",
+                    f"--machine={netns}", "--console=passive",
+                ],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            _wait_port(NODE_IP, 22, self.boot_timeout)
+            inventory = work / "hosts.ini"
+            groups = "\n".join(f"[{g}]\nimage-node\n" for g in role.groups)
+            inventory.write_text(
+                f"image-node ansible_host={NODE_IP} ansible_user=root "
+                f"ansible_ssh_private_key_file={key} "
+                "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\n" + groups,
+                encoding="utf-8",
+            )
+            env = {**os.environ, "ANSIBLE_CONFIG": str(self.playbook.parents[1] / "ansible.cfg")}
+            proc = subprocess.run(
+                ["ansible-playbook", "-i", str(inventory), str(self.playbook), "-e", f"cloison_image_role={role.name}"],
+                env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            (work / "ansible.log").write_text(proc.stdout + proc.stderr, encoding="utf-8")
+            if proc.returncode != 0:
+                tail = "\n".join(proc.stdout.splitlines()[-25:])
+                raise CloisonError(f"the roles failed on the {role.name} image:\n{tail}")
+        finally:
+            if node is not None:
+                node.terminate()  # nspawn -b turns SIGTERM into an orderly poweroff of the node
+                try:
+                    node.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    node.kill()
+                    node.wait()
+            subprocess.run(["ip", "link", "del", host_if], capture_output=True, check=False)
+            subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)
+            shutil.rmtree(work, ignore_errors=True)
