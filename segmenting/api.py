@@ -11,7 +11,7 @@ from pathlib import Path
 
 from segmenting.allocate import LOCK_FILE, Lock, read_lock
 from segmenting.errors import InvalidInventory
-from segmenting.loader import load
+from segmenting.loader import load, load_with_texts, locate
 from segmenting.model import Inventory
 from segmenting.plan import Plan, build_plan
 
@@ -30,8 +30,19 @@ def load_lock(folder: Path) -> Lock:
 def load_plan(folder: Path, as_of: date | None = None) -> Plan:
     """Validate ``folder`` and build its plan with the committed allocations."""
     folder = Path(folder)
-    inventory = load(folder, as_of)
-    return build_plan(inventory, load_lock(folder))
+    inventory, texts = load_with_texts(folder, as_of)
+    return plan_located(folder, inventory, load_lock(folder), texts)
+
+
+def plan_located(folder: Path, inventory: Inventory, lock: Lock, texts: dict[str, str]) -> Plan:
+    """:func:`build_plan`, with the line of each allocation or guardrail problem filled in."""
+    try:
+        return build_plan(inventory, lock)
+    except InvalidInventory as exc:
+        lock_path = Path(folder) / LOCK_FILE
+        if lock_path.exists():
+            texts = {**texts, LOCK_FILE: lock_path.read_text(encoding="utf-8")}
+        raise InvalidInventory(locate(exc.problems, texts)) from None
 
 
 def write_lock(folder: Path, lock: Lock) -> Path:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from segmenting.errors import InvalidInventory, Problem
+from segmenting.fastyaml import safe_load
 from segmenting.model import FILES, OPTIONAL_FILES, Inventory, section_file
 from segmenting.validate import check
 
@@ -57,10 +58,27 @@ def read_folder(folder: Path) -> tuple[RawFiles, dict[str, str]]:
                     )
                 )
             continue
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(name, "", f"cannot be read: {exc}", "save it as UTF-8 text"))
+            continue
         texts[name] = text
         try:
-            raw[name] = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+            raw[name] = safe_load(text)
+        except ValueError as exc:
+            # A scalar YAML resolves but cannot build, e.g. the date 2026-13-45: PyYAML raises a
+            # bare ValueError with no position, so find the node ourselves.
+            where, line = _bad_scalar(text)
+            problems.append(
+                Problem(
+                    name,
+                    where,
+                    f"is not a valid value: {exc}",
+                    "write dates as YYYY-MM-DD (quote the value if it is not a date)",
+                    line,
+                )
+            )
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
@@ -125,11 +143,33 @@ _FIXES = {
     "enum": "use one of the values listed",
     "literal_error": "use one of the values listed",
     "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "int_from_float": "write a whole number",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "string_type": "write a text value (quote it if YAML reads it as a number or a date)",
+    "string_too_short": "write a non-empty value",
+    "string_too_long": "shorten it",
+    "string_pattern_mismatch": "match the pattern shown (see docs/inventory.md)",
     "date_from_datetime_parsing": "write a date as YYYY-MM-DD",
+    "date_from_datetime_inexact": "write a date as YYYY-MM-DD",
+    "date_parsing": "write a date as YYYY-MM-DD",
+    "date_type": "write a date as YYYY-MM-DD",
     "ip_v4_address": "write an IPv4 address, e.g. 192.0.2.10",
     "ip_v4_network": "write an IPv4 network with its prefix length, e.g. 10.64.0.0/22",
+    "ip_v4_interface": "write an IPv4 network with its prefix length, e.g. 10.64.0.0/22",
     "too_short": "add at least one entry",
+    "greater_than_equal": "use a value in the range allowed (see docs/inventory.md)",
+    "less_than_equal": "use a value in the range allowed (see docs/inventory.md)",
+    "greater_than": "use a value in the range allowed (see docs/inventory.md)",
+    "less_than": "use a value in the range allowed (see docs/inventory.md)",
+    "model_type": "write a mapping of keys (key: value)",
+    "model_attributes_type": "write a mapping of keys (key: value)",
+    "dict_type": "write a mapping of keys (key: value)",
+    "list_type": "write a list (- item)",
+    "tuple_type": "write a list (- item)",
 }
+_DEFAULT_FIX = "see this key in docs/inventory.md"
 
 
 def _short(value: object) -> str:
@@ -144,9 +184,13 @@ def problems_from_pydantic(err: ValidationError) -> list[Problem]:
         section = str(loc[0]) if loc else ""
         kind = item["type"]
         message = item["msg"].removeprefix("Value error, ")
-        if kind not in ("missing",) and "input" in item and not isinstance(item["input"], dict | list):
+        fix = _FIXES.get(kind, _DEFAULT_FIX)
+        if kind == "value_error" and ": " in message:
+            # Our validators (segmenting.model) write "what is wrong: how to fix it", quoting the value.
+            message, fix = message.rsplit(": ", 1)
+        elif kind not in ("missing",) and "input" in item and not isinstance(item["input"], dict | list):
             message += f" (got {_short(item['input'])})"
-        problems.append(Problem(section_file(section), _loc_to_path(loc), message, _FIXES.get(kind, "")))
+        problems.append(Problem(section_file(section), _loc_to_path(loc), message, fix))
     return problems
 
 
@@ -157,12 +201,45 @@ def _split_path(path: str) -> list[str | int]:
     return [int(idx) if idx else key for key, idx in _PATH_PART.findall(path)]
 
 
-def line_of(text: str, path: str) -> int | None:
-    """1-based line of the deepest node of ``path`` that exists in the YAML ``text``."""
+def _bad_scalar(text: str) -> tuple[str, int | None]:
+    """Key path and line of the first scalar SafeLoader resolves but cannot construct."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return "", None
+    constructor = yaml.constructor.SafeConstructor()
+    todo: list[tuple[yaml.Node, str]] = [(root, "")] if root is not None else []
+    while todo:
+        node, where = todo.pop(0)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                todo.append((value_node, f"{where}.{key}" if where else key))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, f"{where}[{i}]") for i, item in enumerate(node.value))
+        elif isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, yaml.YAMLError):
+                return where, node.start_mark.line + 1
+    return "", None
+
+
+def _compose(text: str) -> yaml.Node | None:
     try:
         node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return None
+    return node
+
+
+def line_of(text: str, path: str, root: yaml.Node | None = None) -> int | None:
+    """1-based line of the deepest node of ``path`` that exists in the YAML ``text``.
+
+    ``root`` is the composed ``text`` when the caller already has it (composing a large file
+    once per problem made reporting 20 problems in a 10,000-camera inventory take a minute).
+    """
+    node = root if root is not None else _compose(text)
     line = None
     for part in _split_path(path):
         if node is None:
@@ -181,12 +258,36 @@ def line_of(text: str, path: str) -> int | None:
     return line
 
 
+def json_line_of(text: str, path: str) -> int | None:
+    """1-based line of ``section.key`` in a JSON file written one key per line (the lock file)."""
+    parts = path.split(".", 1)
+    section = f'"{parts[0]}":'
+    key = f'"{parts[1]}":' if len(parts) > 1 else None
+    inside = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not inside and stripped.startswith(section):
+            if key is None:
+                return number
+            inside = True
+        elif inside and stripped.startswith(key or ""):
+            return number
+    return None
+
+
 def locate(problems: list[Problem], texts: Mapping[str, str]) -> list[Problem]:
     """Fill in line numbers for problems whose file text we have."""
     out = []
+    roots: dict[str, yaml.Node | None] = {}
     for p in problems:
-        if p.line is None and p.file in texts and p.path:
-            out.append(Problem(p.file, p.path, p.message, p.fix, line_of(texts[p.file], p.path)))
+        if p.line is None and p.file in texts and p.path and p.file.endswith(".json"):
+            out.append(Problem(p.file, p.path, p.message, p.fix, json_line_of(texts[p.file], p.path)))
+        elif p.line is None and p.file in texts and p.path:
+            if p.file not in roots:
+                roots[p.file] = _compose(texts[p.file])
+            root = roots[p.file]
+            line = line_of(texts[p.file], p.path, root) if root is not None else None
+            out.append(Problem(p.file, p.path, p.message, p.fix, line))
         else:
             out.append(p)
     return out
@@ -205,8 +306,8 @@ def parse(raw: RawFiles) -> Inventory:
     return inventory
 
 
-def load(folder: Path, as_of: date | None = None) -> Inventory:
-    """Load and fully validate a deployment folder (structure, then meaning)."""
+def load_with_texts(folder: Path, as_of: date | None = None) -> tuple[Inventory, dict[str, str]]:
+    """:func:`load`, also returning each file's text so later stages can locate their problems."""
     raw, texts = read_folder(folder)
     try:
         inventory = parse(raw)
@@ -215,4 +316,9 @@ def load(folder: Path, as_of: date | None = None) -> Inventory:
     problems = check(inventory, as_of or date.today())
     if problems:
         raise InvalidInventory(locate(problems, texts))
-    return inventory
+    return inventory, texts
+
+
+def load(folder: Path, as_of: date | None = None) -> Inventory:
+    """Load and fully validate a deployment folder (structure, then meaning)."""
+    return load_with_texts(folder, as_of)[0]

@@ -524,8 +524,10 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
         hosts.append(Host(e.id, "state_endpoint", "state", str(e.address.network_address)))
 
     cams_by_site: dict[str, list[str]] = {}
+    ports_by_site: dict[str, list[tuple[int, str]]] = {}  # grouped once: a scan per site is O(sites x cameras)
     for cam in inv.cameras:
         cams_by_site.setdefault(cam.site, []).append(cam.id)
+        ports_by_site.setdefault(cam.site, []).append((cam.port, cam.id))
     maint_by_site: dict[str, list[str]] = {}
     for m in inv.maintainers:
         for s in m.sites:
@@ -552,7 +554,7 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
             tunnel=site.tunnel.type if site.tunnel else None,
         )  # fmt: skip
         site_cams = sorted(cams_by_site.get(site.id, []))
-        by_port = sorted((c.port, c.id) for c in inv.cameras if c.site == site.id)
+        by_port = sorted(ports_by_site.get(site.id, []))
         uplink = site.switch.ports
         mirror = site.switch.ports - 1
         used_ports = {p for p, _ in by_port} | {uplink, mirror}

@@ -60,6 +60,7 @@ PURPOSE_SETS: tuple[tuple[str, ...], ...] = (
 )
 
 SITE_NAMES = ("centre", "gare", "zone-activites", "ecoles", "stade")
+SITE_CAMERA_CAPACITY = 46  # a 48-port switch less its uplink and IDS mirror ports
 
 
 def _transport(index: int, communes: int) -> str:
@@ -86,6 +87,12 @@ _SWITCH_MODELS = {
 }
 
 
+def _insee(index: int) -> str:
+    """A five-character INSEE-like code, unique for up to 99,000 communes (99001, 99002, …)."""
+    number = index + 1
+    return f"{99 - number // 1000:02d}{number % 1000:03d}"
+
+
 def generate(communes: int = 20, cameras: int = 250, seed: int = 2023) -> dict[str, dict[str, Any]]:
     """One deployment as {file name: YAML data}. ``communes=20`` gives the reference."""
     rng = random.Random(seed)
@@ -99,19 +106,24 @@ def generate(communes: int = 20, cameras: int = 250, seed: int = 2023) -> dict[s
         ]
         dep_id, dep_name = f"synth-{communes}", f"Synthetic agglomeration of {communes} communes"
 
-    # Sites: the central commune gets 3, communes above 10,000 get 2, the others 1.
+    # Sites: the central commune gets 3, communes above 10,000 get 2, the others 1 — or more
+    # when the commune's share of cameras would not fit on 48-port switches (large synthetic
+    # deployments); the reference's shares fit, so its sites do not change.
+    total_pop = sum(p for _, _, p in commune_rows)
     sites: list[dict[str, Any]] = []
     commune_sites: dict[str, list[str]] = {}
     for index, (cid, _name, pop) in enumerate(commune_rows):
-        count = 3 if pop >= 20_000 else (2 if pop >= 10_000 else 1)
+        base = 3 if pop >= 20_000 else (2 if pop >= 10_000 else 1)
+        count = max(base, -(-round(cameras * pop / total_pop) // SITE_CAMERA_CAPACITY))
         transport = _transport(index, communes)
         for n in range(count):
             site_id = f"s-{cid[:30]}-{n + 1}" if communes == 20 else f"s-{index:04d}-{n + 1}"
             platform = _platform(index, pop)
+            label = SITE_NAMES[n % len(SITE_NAMES)] + (f" {n // len(SITE_NAMES) + 1}" if n >= len(SITE_NAMES) else "")
             site: dict[str, Any] = {
                 "id": site_id,
                 "commune": cid,
-                "name": f"{_name} — {SITE_NAMES[n]}",
+                "name": f"{_name} — {label}",
                 "transport": transport,
                 "switch": {
                     "platform": platform,
@@ -130,7 +142,6 @@ def generate(communes: int = 20, cameras: int = 250, seed: int = 2023) -> dict[s
             commune_sites.setdefault(cid, []).append(site_id)
 
     # Cameras spread by population, at least 2 per site (one of them a legacy MAB camera).
-    total_pop = sum(p for _, _, p in commune_rows)
     cams: list[dict[str, Any]] = []
     remaining = cameras
     per_site: dict[str, int] = {}
@@ -256,7 +267,7 @@ def generate(communes: int = 20, cameras: int = 250, seed: int = 2023) -> dict[s
         },
         "communes.yml": {
             "communes": [
-                {"id": cid, "name": name, "insee": f"99{i + 1:03d}", "population": pop}
+                {"id": cid, "name": name, "insee": _insee(i), "population": pop}
                 for i, (cid, name, pop) in enumerate(commune_rows)
             ]
         },

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from difflib import get_close_matches
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar
 
@@ -113,18 +114,30 @@ def _check_ids(inv: Inventory) -> Iterable[Problem]:
             first[mac] = f"{file}:{path}"
 
 
+def _suggest(choices: Iterable[str], listing: str) -> Callable[[str], str]:
+    """A fix for an unknown reference: the nearest known id when there is one, else a few ids."""
+    pool = sorted(choices)
+
+    def fix(wrong: str) -> str:
+        close = get_close_matches(wrong, pool, n=1)
+        return f"did you mean {close[0]!r}? (known: {listing})" if close else f"use one of {listing}"
+
+    return fix
+
+
 def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
     communes = {c.id for c in inv.communes}
     sites = {s.id: s for s in inv.sites}
     agents = {a.id: a for a in inv.agents}
     known = ", ".join(sorted(communes)[:5]) + ("..." if len(communes) > 5 else "")
+    commune_fix = _suggest(communes, known)
 
     if inv.csu.commune not in communes:
         yield Problem(
             "deployment.yml",
             "csu.commune",
             f"unknown commune {inv.csu.commune!r}",
-            f"use one of {known}",
+            commune_fix(inv.csu.commune),
         )
     for i, s in enumerate(inv.sites):
         if s.commune not in communes:
@@ -132,7 +145,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "sites.yml",
                 f"sites[{i}].commune",
                 f"unknown commune {s.commune!r}",
-                f"use one of {known}",
+                commune_fix(s.commune),
             )
     ports_used: dict[tuple[str, int], int] = {}
     for i, cam in enumerate(inv.cameras):
@@ -143,7 +156,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "cameras.yml",
                 f"{path}.commune",
                 f"unknown commune {cam.commune!r}",
-                f"use one of {known}",
+                commune_fix(cam.commune),
             )
         if site is None:
             yield Problem(
@@ -153,7 +166,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "declare the site in sites.yml",
             )
             continue
-        if site.commune != cam.commune:
+        if site.commune != cam.commune and cam.commune in communes:  # an unknown one is said above
             yield Problem(
                 "cameras.yml",
                 f"{path}.commune",
@@ -165,8 +178,15 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "cameras.yml",
                 f"{path}.port",
                 f"port {cam.port} does not exist as an access port on {site.id}'s "
-                f"{site.switch.ports}-port switch (the last port is the uplink)",
-                f"use a port from 1 to {site.switch.ports - 1}",
+                f"{site.switch.ports}-port switch (the last port is the uplink, the one before the IDS mirror)",
+                f"use a port from 1 to {site.switch.ports - 2}",
+            )
+        elif cam.port == site.switch.ports - 1:
+            yield Problem(
+                "cameras.yml",
+                f"{path}.port",
+                f"port {cam.port} of {site.id} is the IDS mirror port and cannot hold a camera",
+                f"use a port from 1 to {site.switch.ports - 2}",
             )
         key = (cam.site, cam.port)
         if key in ports_used:
@@ -193,7 +213,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                     "agents.yml",
                     f"agents[{i}].communes[{j}]",
                     f"agent {agent.id} is habilitated for {commune!r}, which is not in this deployment",
-                    f"remove it or use one of {known}",
+                    "remove it, or " + commune_fix(commune),
                 )
         if agent.habilitation.expires < today:
             yield Problem(
@@ -240,7 +260,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "state.yml",
                 f"state_convention.shared_communes[{i}]",
                 f"the State convention shares commune {commune!r}, which does not exist",
-                f"remove it or use one of {known}",
+                "remove it, or " + commune_fix(commune),
             )
     for i, maint in enumerate(inv.maintainers):
         for j, site_id in enumerate(maint.sites):
@@ -254,14 +274,29 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
 
 
 def _check_sites(inv: Inventory) -> Iterable[Problem]:
+    defaults = inv.addressing.vlans.model_dump()
+    seen: dict[int, str] = {}
+    for zone, vid in defaults.items():
+        if vid in seen:
+            yield Problem(
+                "deployment.yml",
+                f"addressing.vlans.{zone}",
+                f"VLAN {vid} is used twice by default ({seen[vid]} and {zone}), so in every site",
+                "give each zone its own VLAN id",
+            )
+        seen[vid] = zone
     for i, site in enumerate(inv.sites):
         vlans = effective_vlans(inv, i)
-        seen: dict[int, str] = {}
+        overridden = {k for k, v in site.vlans.model_dump().items() if v is not None}
+        seen = {}
         for zone, vid in vlans.items():
-            if vid in seen:
+            # A clash between two defaults is reported once, above; here only the site's own
+            # overrides, at the key the user wrote (so the path and the line exist).
+            if vid in seen and (zone in overridden or seen[vid] in overridden):
+                key = zone if zone in overridden else seen[vid]
                 yield Problem(
                     "sites.yml",
-                    f"sites[{i}].vlans.{zone}",
+                    f"sites[{i}].vlans.{key}",
                     f"VLAN {vid} is used twice in site {site.id} ({seen[vid]} and {zone})",
                     "give each zone of a site its own VLAN id",
                 )
@@ -276,8 +311,13 @@ def _check_sites(inv: Inventory) -> Iterable[Problem]:
             )
 
 
+# RFC 1918 only: ``ipaddress``'s is_private also admits the documentation and benchmarking
+# ranges (RFC 5737, RFC 2544), which this project uses for *outside* addresses.
+RFC1918 = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))
+
+
 def _private(net: IPv4Network) -> bool:
-    return net.is_private and not net.is_loopback and not net.is_link_local
+    return any(net.subnet_of(space) for space in RFC1918)
 
 
 def _check_addressing(inv: Inventory) -> Iterable[Problem]:
