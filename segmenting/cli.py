@@ -17,7 +17,13 @@ from segmenting.errors import EXIT_USAGE, CloisonError
 
 # Modules that add sub-commands. Each defines ``register(sub: argparse._SubParsersAction)`` and
 # sets ``func`` on its parsers: ``func(args) -> int`` (the exit code).
-COMMAND_MODULES: tuple[str, ...] = ("segmenting.commands", "ids.cli", "segmenting.diff_cmd", "segmenting.image.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "segmenting.commands",
+    "ids.cli",
+    "segmenting.diff_cmd",
+    "segmenting.graph_cmd",
+    "segmenting.image.cli",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
