@@ -25,6 +25,7 @@ from segmenting.errors import Problem, UsageError
 from segmenting.plan import CameraPlan, Flow, Host, Plan, SitePlan, Viewing
 
 MAX_LISTED = 8  # long address lists are cut in text and Markdown; the JSON says how many
+MD_FOLD_ROWS = 25  # Markdown sections longer than this are folded in <details>
 
 Row = tuple[str, ...]
 
@@ -412,10 +413,15 @@ def render_markdown(d: PlanDiff) -> str:
         if not s.rows:
             continue
         lines += [f"#### {s.title}" + (" ⚠" if s.warn else ""), ""]
+        folded = len(s.rows) > MD_FOLD_ROWS
+        if folded:  # a new deployment lists hundreds of rows: keep the comment scannable
+            lines += [f"<details><summary>{len(s.rows)} rows</summary>", ""]
         lines.append("| " + " | ".join(s.columns) + " |")
         lines.append("|" + "---|" * len(s.columns))
         lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in s.rows]
         lines.append("")
+        if folded:
+            lines += ["</details>", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

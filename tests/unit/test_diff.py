@@ -213,3 +213,33 @@ def test_against_is_required(capsys: pytest.CaptureFixture[str], new: Path) -> N
     with pytest.raises(SystemExit) as exc:
         main(["diff", str(new)])
     assert exc.value.code == EXIT_USAGE
+
+
+def test_moved_address_is_flagged(capsys: pytest.CaptureFixture[str], new: Path, base: Path) -> None:
+    lock_path = new / "allocations.lock.json"
+    lock = json.loads(lock_path.read_text(encoding="utf-8"))
+    old_ip = lock["cameras"]["cam-00001"]
+    lock["cameras"]["cam-00001"] = "10.64.1.200"  # free, inside s-ingeville-1's camera subnet
+    lock_path.write_text(json.dumps(lock, indent=1), encoding="utf-8")
+    code, out, _ = run(capsys, str(new), "--against-dir", str(base), "--format", "markdown")
+    assert code == EXIT_OK
+    assert "#### Addresses changed ⚠" in out
+    assert f"| cam-00001 | camera | {old_ip} | 10.64.1.200 |" in out
+    assert "1 address moved" in out
+
+
+def test_new_deployment_lists_everything_folded(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run(["git", *ident, "commit", "-q", "--allow-empty", "-m", "empty"], cwd=repo, check=True)
+    shutil.copytree(REFERENCE, repo / "ingeagglo")
+    monkeypatch.chdir(repo)
+    code, out, _ = run(capsys, "ingeagglo", "--against", "HEAD", "--format", "markdown")
+    assert code == EXIT_OK
+    assert "does not exist at HEAD: everything is new" in out
+    assert "#### Cameras added" in out and "<details><summary>250 rows</summary>" in out
+    assert "#### Flows closed" not in out
