@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segmenting.diff_cmd",
     "segmenting.graph_cmd",
     "segmenting.image.cli",
+    "segmenting.render.cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

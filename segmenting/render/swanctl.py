@@ -1,0 +1,230 @@
+"""strongSwan ``swanctl.conf``: the IKEv2 tunnels of non-fibre sites and the maintainers' VPN.
+
+Follows ANSSI's IPsec recommendations (NT "Recommandations de sécurité relatives à IPsec",
+R3-R12; ANSSI-HYG-18): IKEv2 only (``version = 2``), authentication by certificates of the
+project CA (no pre-shared key, no ``secrets`` section), AES-256-GCM with SHA-384 PRF and the
+P-384 group for IKE (``aes256gcm16-prfsha384-ecp384``) and AES-256-GCM with P-384 PFS for ESP
+(``aes256gcm16-ecp384``), no fallback proposal. UDP encapsulation is forced: cellular sites sit
+behind CGNAT and the lab's userspace ESP (kernel-libipsec) only speaks ESP-in-UDP (LAB-NOTES).
+
+- site side (``gw-<site>``): one connection to the CSU concentrator; traffic selectors are the
+  site's camera and management subnets ↔ exactly the CSU addresses the site's flows reach;
+- concentrator side (the ``vpn`` host): the mirror connection per site, and ``maintenance``:
+  maintainers authenticate with a certificate **and** a second factor (EAP-RADIUS round, the
+  RADIUS server checks the TOTP; RFC 4739 multiple authentication), get an address from the
+  ``maintenance_vpn`` pool, and reach the management subnets of their sites only (ANSSI PA-022
+  R49, R62). The eap-radius plugin settings go in ``strongswan.d/charon/eap-radius.conf``.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, collapse_addresses, ip_network
+
+from segmenting.plan import Plan, SitePlan
+from segmenting.render._switch import radius_key
+from segmenting.render._util import first_ip, flows_of_site, header, hosts_of_kind, site_of_device
+from segmenting.render._util import site as site_by_id
+from segmenting.render.base import RenderedFile, RenderError
+from segmenting.render.secrets import SecretsProvider
+
+IKE_PROPOSAL = "aes256gcm16-prfsha384-ecp384"
+ESP_PROPOSAL = "aes256gcm16-ecp384"
+CA_CERT = "cloison-ca.pem"
+POOL = "maintenance_vpn"
+
+
+def _dn(plan: Plan, cn: str, ou: str = "") -> str:
+    return f'"CN={cn}{", OU=" + ou if ou else ""}, O={plan.deployment}"'
+
+
+def _collapse(cidrs: list[str]) -> list[str]:
+    nets: list[IPv4Network] = []
+    for c in cidrs:
+        n = ip_network(c, strict=False)
+        assert isinstance(n, IPv4Network)
+        nets.append(n)
+    return [str(n) for n in collapse_addresses(nets)]
+
+
+def _site_local(site: SitePlan) -> list[str]:
+    # Quarantine never crosses the tunnel: it reaches nothing (GR-QUARANTINE).
+    return _collapse([site.subnets["cameras"], site.subnets["site_mgmt"]])
+
+
+def _site_remote(plan: Plan, site: SitePlan) -> list[str]:
+    """The CSU side of the site's flows, exactly: what the tunnel must carry, nothing more."""
+    out: list[str] = []
+    for f in flows_of_site(plan, site.id):
+        if not f.tunnel:
+            continue
+        if f.src_site == site.id:
+            out += f.dst_cidrs
+        elif f.dst_site == site.id:
+            out += f.src_cidrs
+    if not out:
+        raise RenderError(f"{site.id}: tunnelled site without any flow to carry")
+    return _collapse(out)
+
+
+def _vpn_host(plan: Plan) -> str:
+    vpns = hosts_of_kind(plan, "vpn")
+    if not vpns:
+        raise RenderError(f"the plan of {plan.deployment} has no VPN concentrator")
+    return vpns[0].id
+
+
+def _child(name: str, local: list[str], remote: list[str], start: str) -> list[str]:
+    return [
+        f"\t\t\t{name} {{",
+        f"\t\t\t\tlocal_ts = {', '.join(local)}",
+        f"\t\t\t\tremote_ts = {', '.join(remote)}",
+        f"\t\t\t\tesp_proposals = {ESP_PROPOSAL}",
+        "\t\t\t\tmode = tunnel",
+        "\t\t\t\trekey_time = 1h",
+        f"\t\t\t\tstart_action = {start}",
+        "\t\t\t\tdpd_action = restart" if start != "none" else "\t\t\t\tdpd_action = clear",
+        "\t\t\t}",
+    ]
+
+
+def site_devices(plan: Plan) -> list[str]:
+    return [s.gateway.id for s in plan.sites if s.tunnelled]
+
+
+def render_site(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    del secrets
+    site = site_of_device(plan, device, "gw-")
+    if not site.tunnelled:
+        raise RenderError(f"{device}: {site.id} is on {site.transport}, it has no tunnel")
+    vpn = _vpn_host(plan)
+    lines = [
+        *header(plan, f"strongSwan swanctl.conf of {device}: IKEv2 tunnel of {site.id} to the CSU").splitlines(),
+        "connections {",
+        "\tcsu {",
+        "\t\tversion = 2",
+        f"\t\tlocal_addrs = {site.gateway.wan_ip or '%any'}",
+        f"\t\tremote_addrs = {plan.csu.vpn_endpoint}",
+        f"\t\tproposals = {IKE_PROPOSAL}",
+        "\t\tencap = yes",
+        "\t\tmobike = no",
+        "\t\tdpd_delay = 30s",
+        "\t\trekey_time = 4h",
+        "\t\tlocal {",
+        "\t\t\tauth = pubkey",
+        f"\t\t\tcerts = {device}.pem",
+        f"\t\t\tid = {_dn(plan, device)}",
+        "\t\t}",
+        "\t\tremote {",
+        "\t\t\tauth = pubkey",
+        f"\t\t\tid = {_dn(plan, vpn)}",
+        f"\t\t\tcacerts = {CA_CERT}",
+        "\t\t}",
+        "\t\tchildren {",
+        *_child("site", _site_local(site), _site_remote(plan, site), "start"),
+        "\t\t}",
+        "\t}",
+        "}",
+    ]
+    return [RenderedFile(device, "swanctl/swanctl.conf", "\n".join(lines) + "\n")]
+
+
+def csu_devices(plan: Plan) -> list[str]:
+    return [h.id for h in hosts_of_kind(plan, "vpn")]
+
+
+def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    if device not in csu_devices(plan):
+        raise RenderError(f"{device}: not a VPN concentrator of {plan.deployment}")
+    pool = plan.csu.zones.get(POOL)
+    if not pool:
+        raise RenderError(f"the plan of {plan.deployment} has no {POOL} subnet for the maintainers' pool")
+    lines = [
+        *header(plan, f"strongSwan swanctl.conf of the CSU concentrator {device}").splitlines(),
+        "connections {",
+    ]
+    for site in plan.sites:
+        if not site.tunnelled:
+            continue
+        lines += [
+            f"\t{site.id} {{",
+            "\t\tversion = 2",
+            f"\t\tlocal_addrs = {plan.csu.vpn_endpoint}",
+            f"\t\tremote_addrs = {site.gateway.wan_ip or '%any'}",
+            f"\t\tproposals = {IKE_PROPOSAL}",
+            "\t\tencap = yes",
+            "\t\tmobike = no",
+            "\t\tdpd_delay = 30s",
+            "\t\trekey_time = 4h",
+            "\t\tlocal {",
+            "\t\t\tauth = pubkey",
+            f"\t\t\tcerts = {device}.pem",
+            f"\t\t\tid = {_dn(plan, device)}",
+            "\t\t}",
+            "\t\tremote {",
+            "\t\t\tauth = pubkey",
+            f"\t\t\tid = {_dn(plan, site.gateway.id)}",
+            f"\t\t\tcacerts = {CA_CERT}",
+            "\t\t}",
+            "\t\tchildren {",
+            *_child(site.id, _site_remote(plan, site), _site_local(site), "none"),
+            "\t\t}",
+            "\t}",
+        ]
+    maint_ts = _collapse([site_by_id(plan, s).subnets["site_mgmt"] for m in plan.maintainers for s in m.sites])
+    if plan.maintainers:
+        lines += [
+            "\tmaintenance {",
+            "\t\tversion = 2",
+            f"\t\tlocal_addrs = {plan.csu.vpn_endpoint}",
+            f"\t\tpools = {POOL}",
+            f"\t\tproposals = {IKE_PROPOSAL}",
+            "\t\tencap = yes",
+            "\t\tdpd_delay = 60s",
+            "\t\tlocal {",
+            "\t\t\tauth = pubkey",
+            f"\t\t\tcerts = {device}.pem",
+            f"\t\t\tid = {_dn(plan, device)}",
+            "\t\t}",
+            "\t\tremote-cert {",
+            "\t\t\tauth = pubkey",
+            f"\t\t\tid = {_dn(plan, '*', 'maintainers')}",
+            f"\t\t\tcacerts = {CA_CERT}",
+            "\t\t}",
+            "\t\tremote-otp {",
+            "\t\t\tauth = eap-radius",
+            "\t\t\teap_id = %any",
+            "\t\t}",
+            "\t\tchildren {",
+            *_child("maintenance", maint_ts, ["dynamic"], "none"),
+            "\t\t}",
+            "\t}",
+        ]
+    lines += [
+        "}",
+        "",
+        "pools {",
+        f"\t{POOL} {{",
+        f"\t\taddrs = {pool}",
+        "\t}",
+        "}",
+    ]
+    radius = first_ip(plan, "radius")
+    eap_radius = [
+        *header(plan, f"strongSwan eap-radius plugin of {device}: maintainers' second factor").splitlines(),
+        "eap-radius {",
+        "\tload = yes",
+        "\taccounting = yes",
+        "\tservers {",
+        "\t\tcsu-radius {",
+        f"\t\t\taddress = {radius}",
+        f"\t\t\tsecret = {secrets.get(radius_key(device))}",
+        "\t\t\tauth_port = 1812",
+        "\t\t\tacct_port = 1813",
+        "\t\t}",
+        "\t}",
+        "}",
+    ]
+    return [
+        RenderedFile(device, "swanctl/swanctl.conf", "\n".join(lines) + "\n"),
+        RenderedFile(device, "strongswan.d/charon/eap-radius.conf", "\n".join(eap_radius) + "\n", 0o600),
+    ]

@@ -1,0 +1,57 @@
+"""Helpers shared by the renderer tests (a module, not conftest, so tests can import it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "inventory" / "ingeagglo"
+AS_OF = date(2026, 11, 28)
+GOLDEN = Path(__file__).parent / "golden"
+OVS_SITE = "s-castelroux-1"
+UPDATE = os.environ.get("CLOISON_UPDATE_GOLDEN") == "1"
+
+
+def make_lab_inventory(dest: Path) -> Path:
+    shutil.copytree(REFERENCE, dest)
+    sites_file = dest / "sites.yml"
+    data = yaml.safe_load(sites_file.read_text(encoding="utf-8"))
+    for site in data["sites"]:
+        if site["id"] == OVS_SITE:
+            site["switch"]["platform"] = "ovs"
+            site["switch"]["model"] = "Open vSwitch (lab)"
+    sites_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return dest
+
+
+def check_golden(relpath: str, text: str) -> None:
+    """Compare ``text`` byte for byte with ``golden/<relpath>``.
+
+    On mismatch (or a missing reference) write ``<relpath>.actual`` beside it and fail; the
+    reference is only rewritten when CLOISON_UPDATE_GOLDEN=1 is set explicitly.
+    """
+    ref = GOLDEN / relpath
+    actual = ref.with_name(ref.name + ".actual")
+    if UPDATE:
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(text, encoding="utf-8")
+        actual.unlink(missing_ok=True)
+        return
+    expected = ref.read_text(encoding="utf-8") if ref.exists() else None
+    if expected == text:
+        actual.unlink(missing_ok=True)
+        return
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    actual.write_text(text, encoding="utf-8")
+    what = "no reference" if expected is None else "differs from the reference"
+    pytest.fail(
+        f"{relpath}: {what}; wrote {actual.relative_to(ROOT)} — review it, then "
+        f"`mv` it over the reference or run with CLOISON_UPDATE_GOLDEN=1",
+        pytrace=False,
+    )

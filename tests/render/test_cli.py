@@ -1,0 +1,68 @@
+"""``cloison render``: every device's files, a summary table, secrets generated privately."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from crender_helpers import REFERENCE
+
+from segmenting.cli import main
+from segmenting.plan import Plan
+
+
+def test_render_writes_every_device(plan: Plan, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(REFERENCE), "-o", str(out), "--as-of", "2026-11-28"]) == 0
+    text = capsys.readouterr().out
+    assert "renderer" in text and "bytes" in text and "total" in text
+    assert "new secret(s) generated into" in text and "0600" in text
+    for site in plan.sites:
+        assert (out / site.gateway.id / "nftables.conf").is_file()
+        assert any((out / site.switch.id).iterdir())
+    for dev, path in (
+        ("csu-fw", "nftables.conf"),
+        ("csu-relay", "nftables.conf"),
+        ("csu-radius", "freeradius/clients.conf"),
+        ("csu-vpn", "swanctl/swanctl.conf"),
+        ("csu-ids", "ids-allowlist.json"),
+    ):
+        assert (out / dev / path).is_file(), f"{dev}/{path}"
+    secrets = out / ".secrets" / "secrets.json"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    # Secrets go to the devices' files, never to the terminal; switch configs are private files.
+    first_secret = next(iter(__import__("json").loads(secrets.read_text()).values()))
+    assert first_secret not in text
+    cfg = next((out / "sw-s-ingeville-1").glob("config.*"))
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    # Rendering again reuses the secrets: same bytes.
+    before = (out / "csu-radius" / "freeradius" / "clients.conf").read_text()
+    assert main(["render", str(REFERENCE), "-o", str(out), "--as-of", "2026-11-28"]) == 0
+    assert "secrets: read from" in capsys.readouterr().out
+    assert (out / "csu-radius" / "freeradius" / "clients.conf").read_text() == before
+
+
+def test_render_only_and_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    args = [
+        "render",
+        str(REFERENCE),
+        "-o",
+        str(out),
+        "--as-of",
+        "2026-11-28",
+        "--only",
+        "cisco-ios",
+        "--device",
+        "sw-s-ingeville-1",
+    ]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split()[:4] == ["cisco-ios", "1", "1", lines[2].split()[3]]
+    assert sorted(p.name for p in out.iterdir()) == [".secrets", "sw-s-ingeville-1"]
+
+
+def test_render_unknown_device_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(REFERENCE), "-o", str(tmp_path), "--as-of", "2026-11-28", "--device", "sw-nowhere"]) == 1
+    assert "no selected renderer applies" in capsys.readouterr().err
