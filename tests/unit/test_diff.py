@@ -243,3 +243,15 @@ def test_new_deployment_lists_everything_folded(
     assert "does not exist at HEAD: everything is new" in out
     assert "#### Cameras added" in out and "<details><summary>250 rows</summary>" in out
     assert "#### Flows closed" not in out
+
+
+def test_viewing_right_change_is_flagged(capsys: pytest.CaptureFixture[str], new: Path, base: Path) -> None:
+    agents = yaml.safe_load((new / "agents.yml").read_text(encoding="utf-8"))
+    agents["agents"][0]["communes"].append("valmorin")
+    (new / "agents.yml").write_text(yaml.safe_dump(agents, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    code, data = diff_json(capsys, new, base)
+    assert code == EXIT_OK
+    sections = data["sections"]
+    assert isinstance(sections, dict)
+    rows = sections["viewing_changed"]
+    assert [(r["agent"], r["change"], r["after"]) for r in rows] == [("agt-001", "communes", "+1: valmorin")]
