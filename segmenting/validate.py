@@ -16,7 +16,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar
 
 from segmenting.errors import Problem
-from segmenting.guardrails import RULES, ExtraFlowView, violations
+from segmenting.guardrails import ADMIN_PORTS, CLEARTEXT_PORTS, RULES, ExtraFlowView, violations
 from segmenting.model import (
     MAX_RETENTION_DAYS,
     SITE_ZONES,
@@ -437,6 +437,16 @@ def _check_legal(inv: Inventory) -> Iterable[Problem]:
             "state_convention.state_retention_days",
             f"the State keeps images {sc.state_retention_days} days; CSI L252-3 allows one month",
             f"set it to {MAX_RETENTION_DAYS} or less (criminal proceedings are outside this system)",
+        )
+    if ("tcp", sc.relay_port) in ADMIN_PORTS | CLEARTEXT_PORTS:
+        # The relay's published port is opened to the State: it must not be an admin or
+        # cleartext protocol's port, or the built-in State flow would break a guardrail.
+        yield Problem(
+            "state.yml",
+            "state_convention.relay_port",
+            f"{RULES['GR-STATE-RELAY'].id}: the State would reach port {sc.relay_port}, an admin or cleartext "
+            "protocol's port",
+            "publish the relay on its own port, e.g. 8554 (RTSP over TLS)",
         )
     ai = inv.augmented_analysis
     if ai.enabled and not ai.events:

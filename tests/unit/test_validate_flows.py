@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from invmut import copy_reference, expect, line_with, only, problems, valid_plan, write
+from invmut import copy_reference, expect, line_with, only, problems, read, valid_plan, write
 
 
 def _flow(
@@ -120,3 +120,15 @@ def test_flow_with_an_unknown_zone(tmp_path: Path) -> None:
     folder = copy_reference(tmp_path)
     write(folder, "flows.yml", {"flows": [_flow("x", {"zone": "lobby"}, {"zone": "services"}, "udp", [53], "dns")]})
     only(problems(folder), "flows.yml", "flows[0].src.zone", "Input should be")
+
+
+def test_relay_published_on_an_admin_port(tmp_path: Path) -> None:
+    """The built-in State flow opens the relay port to the State: it must not be SSH or telnet."""
+    folder = copy_reference(tmp_path)
+    write(folder, "state.yml", {"state_convention": {**_state(folder), "relay_port": 22}})
+    only(problems(folder), "state.yml", "state_convention.relay_port", "GR-STATE-RELAY: the State would reach port 22")
+
+
+def _state(folder: Path) -> dict[str, Any]:
+    state: dict[str, Any] = read(folder, "state.yml")["state_convention"]
+    return state
