@@ -27,7 +27,6 @@ class Flow:
         "fast",
         "first",
         "fwd_src",
-        "id",
         "inspected",
         "keys",
         "last",
@@ -48,8 +47,12 @@ class Flow:
         self.rule: str | None = None  # id of the allowlist rule that allows it
         self.camera: str | None = None  # camera id, when the flow is a camera's stream
         self.alerted = False
-        # A stable 51-bit id like Suricata's flow_id (fits in a JSON number exactly).
-        self.id = int.from_bytes(hashlib.blake2b(conn, digest_size=8).digest(), "big") >> 13
+
+    @property
+    def id(self) -> int:
+        """A stable 51-bit id like Suricata's flow_id (fits a JSON number exactly); computed
+        only when an alert needs it, so a scan of new flows does not pay for hashing."""
+        return int.from_bytes(hashlib.blake2b(self.conn, digest_size=8).digest(), "big") >> 13
 
 
 def conn_key(proto: int, a: bytes, ap: int, b: bytes, bp: int) -> bytes:
