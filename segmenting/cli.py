@@ -19,6 +19,7 @@ from segmenting.errors import EXIT_USAGE, CloisonError
 # sets ``func`` on its parsers: ``func(args) -> int`` (the exit code).
 COMMAND_MODULES: tuple[str, ...] = (
     "segmenting.commands",
+    "segmenting.schema_cmd",
     "ids.cli",
     "segmenting.diff_cmd",
     "segmenting.graph_cmd",

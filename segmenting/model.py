@@ -18,7 +18,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 # One file per concern; the value is the set of top-level keys the file may hold. Keeping the
 # split explicit lets every error name the file the user has to open.
@@ -55,8 +55,23 @@ def _check_mac(value: str) -> str:
     return low.replace("-", ":")
 
 
-Id = Annotated[str, AfterValidator(_check_id)]
-Mac = Annotated[str, AfterValidator(_check_mac)]
+# The JSON Schema (``cloison schema``) carries the same formats, so editors flag them as you type.
+Id = Annotated[
+    str,
+    AfterValidator(_check_id),
+    WithJsonSchema({"type": "string", "pattern": _ID_RE.pattern, "description": "lowercase id: a-z, 0-9, '-'"}),
+]
+Mac = Annotated[
+    str,
+    AfterValidator(_check_mac),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}\s*$",
+            "description": "MAC address, six hex pairs: 02:1c:a0:00:00:01",
+        }
+    ),
+]
 VlanId = Annotated[int, Field(ge=1, le=4094)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
