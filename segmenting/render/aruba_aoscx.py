@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from segmenting.plan import Plan
 from segmenting.render._switch import SwitchView, switch_devices, view
-from segmenting.render._util import header, ranges, vlan_list
+from segmenting.render._util import header, ranges, ranges_without, vlan_list
 from segmenting.render.base import RenderedFile
 from segmenting.render.secrets import SecretsProvider
 
@@ -32,8 +32,8 @@ def ifname(port: int) -> str:
     return f"1/1/{port}"
 
 
-def _range_text(ports: list[int]) -> str:
-    return ",".join(ifname(lo) if lo == hi else f"{ifname(lo)}-{ifname(hi)}" for lo, hi in ranges(ports))
+def _range_text(spans: list[tuple[int, int]]) -> str:
+    return ",".join(ifname(lo) if lo == hi else f"{ifname(lo)}-{ifname(hi)}" for lo, hi in spans)
 
 
 def render_text(v: SwitchView, plan: Plan) -> str:
@@ -80,8 +80,9 @@ def render_text(v: SwitchView, plan: Plan) -> str:
         lines.append(f"ip source-binding {v.camera_vlan} {cp.camera.ip} {cp.camera.mac} {ifname(cp.port)}")
     lines.append("!")
     cam_ports = v.camera_port_numbers
+    spans = ranges(cam_ports)
     for cp in v.cameras:
-        others = [p for p in cam_ports if p != cp.port]
+        others = ranges_without(spans, cp.port)
         lines += [
             f"interface {ifname(cp.port)}",
             f"    description {cp.camera.id} ({cp.camera.auth})",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from segmenting.plan import Plan
 from segmenting.render._switch import SwitchView, switch_devices, view
-from segmenting.render._util import header, netmask, ranges
+from segmenting.render._util import header, netmask, ranges, ranges_without
 from segmenting.render.base import RenderedFile
 from segmenting.render.secrets import SecretsProvider
 
@@ -28,7 +28,11 @@ def devices(plan: Plan) -> list[str]:
 
 
 def plist(ports: list[int]) -> str:
-    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges(ports))
+    return span_text(ranges(ports))
+
+
+def span_text(spans: list[tuple[int, int]]) -> str:
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in spans)
 
 
 def _mac(mac: str) -> str:
@@ -118,10 +122,11 @@ def render_text(v: SwitchView, plan: Plan) -> str:
         ]
     if cams:
         lines.append("aaa port-access authenticator active")
+    spans = ranges(cams)
     for cp in v.cameras:
-        others = [p for p in cams if p != cp.port]
+        others = ranges_without(spans, cp.port)
         if others:
-            lines.append(f"filter source-port {cp.port} drop {plist(others)}")
+            lines.append(f"filter source-port {cp.port} drop {span_text(others)}")
     lines.append(f"mirror 1 port {sw.mirror_port}")
     for cp in v.cameras:
         lines += [

@@ -106,8 +106,12 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+# One encoder for every line: json.dumps with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return _ENCODER.encode(value)
 
 
 def render(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from crender_helpers import AS_OF, REFERENCE, make_lab_inventory
+from crender_helpers import AS_OF, REFERENCE, delete_netns, make_lab_inventory
 
 from segmenting.api import load_plan
 from segmenting.plan import Plan
@@ -42,4 +42,4 @@ def netns() -> Iterator[str]:
     try:
         yield name
     finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False)
+        delete_netns(name)

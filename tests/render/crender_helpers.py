@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
+import time
 from datetime import date
 from pathlib import Path
 
@@ -55,3 +59,24 @@ def check_golden(relpath: str, text: str) -> None:
         f"`mv` it over the reference or run with CLOISON_UPDATE_GOLDEN=1",
         pytrace=False,
     )
+
+
+def delete_netns(name: str) -> None:
+    """Delete a crend- namespace we created, after the processes we started in it are gone.
+
+    Only processes inside our own namespace are signalled (they are ours by construction); the
+    delete is retried because a daemon still exiting keeps the namespace busy for a moment.
+    """
+    assert name.startswith("crend-")
+    for attempt in range(20):
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGTERM if attempt < 10 else signal.SIGKILL)
+        if (
+            not pids
+            and subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False).returncode == 0
+        ):
+            return
+        time.sleep(0.2)
+    subprocess.run(["ip", "netns", "delete", name], check=False)

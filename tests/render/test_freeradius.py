@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from crender_helpers import delete_netns
 
 from segmenting.plan import Plan
 from segmenting.render import freeradius
@@ -124,7 +125,7 @@ def netns_module() -> Iterator[str]:
     try:
         yield name
     finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False)
+        delete_netns(name)
 
 
 def _mab(netns: str, user: str, nas: str, secret: str, server: str) -> str:
