@@ -125,12 +125,27 @@ def _suggest(choices: Iterable[str], listing: str) -> Callable[[str], str]:
     return fix
 
 
+def _site_fix(sites: Iterable[str]) -> Callable[[str], str]:
+    pool = sorted(sites)
+
+    def fix(wrong: str) -> str:
+        close = get_close_matches(wrong, pool, n=1)
+        return (
+            f"did you mean {close[0]!r}? Otherwise declare the site in sites.yml"
+            if close
+            else ("use a site id declared in sites.yml")
+        )
+
+    return fix
+
+
 def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
     communes = {c.id for c in inv.communes}
     sites = {s.id: s for s in inv.sites}
     agents = {a.id: a for a in inv.agents}
     known = ", ".join(sorted(communes)[:5]) + ("..." if len(communes) > 5 else "")
     commune_fix = _suggest(communes, known)
+    site_fix = _site_fix(sites)
 
     if inv.csu.commune not in communes:
         yield Problem(
@@ -163,7 +178,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "cameras.yml",
                 f"{path}.site",
                 f"unknown site {cam.site!r}",
-                "declare the site in sites.yml",
+                site_fix(cam.site),
             )
             continue
         if site.commune != cam.commune and cam.commune in communes:  # an unknown one is said above
@@ -269,7 +284,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                     "maintainers.yml",
                     f"maintainers[{i}].sites[{j}]",
                     f"unknown site {site_id!r}",
-                    "use a site id from sites.yml",
+                    site_fix(site_id),
                 )
 
 
@@ -467,6 +482,7 @@ def _check_legal(inv: Inventory) -> Iterable[Problem]:
 
 def _check_extra_flows(inv: Inventory) -> Iterable[Problem]:
     sites = {s.id for s in inv.sites}
+    site_fix = _site_fix(sites)
     host_ids = {h.id for h in inv.csu.hosts} | {c.id for c in inv.cameras}
     for i, flow in enumerate(inv.flows):
         for end_name in ("src", "dst"):
@@ -476,7 +492,7 @@ def _check_extra_flows(inv: Inventory) -> Iterable[Problem]:
                     "flows.yml",
                     f"flows[{i}].{end_name}.site",
                     f"unknown site {end.site!r}",
-                    "use a site id",
+                    site_fix(end.site),
                 )
             if end.site is not None and end.zone not in SITE_ZONES:
                 yield Problem(
