@@ -1,0 +1,180 @@
+"""Conformance checks against the lab: which hosts, how to reach them, what the plan expects.
+
+Hosts are the lab's managed nodes (``segmenting.lab.topology``, derived from the plan, so the
+checks are collected the same with or without a running lab); each check runs on the nodes
+playing a plan host kind its controls apply to (``applies_to`` in the catalog). Connections go
+through testinfra's ``ssh://`` backend with the lab's ssh_config. Every check is read-only.
+
+Options: ``--deployment DIR`` (default inventory/ingeagglo), ``--lab-dir DIR`` (default the lab's
+own), ``--audit-hosts a,b`` (only these nodes).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+from segmenting.api import load_plan
+from segmenting.conformance.catalog import load_catalog
+from segmenting.conformance.pytest_plugin import (  # noqa: F401 - hooks and fixtures for this folder
+    evidence,
+    probe_row,
+    pytest_collection_modifyitems,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+)
+from segmenting.conformance.pytest_plugin import (
+    pytest_addoption as _plugin_addoption,
+)
+from segmenting.conformance.pytest_plugin import (
+    pytest_configure as _plugin_configure,
+)
+from segmenting.lab import state as lab_state
+from segmenting.lab.names import LabPaths, default_paths
+from segmenting.lab.topology import Topology, build_topology
+from segmenting.plan import Plan
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DEPLOYMENT = ROOT / "inventory" / "ingeagglo"
+UNIT = Path(__file__).parent / "unit"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _plugin_addoption(parser)
+    group = parser.getgroup("cloison conformance")
+    group.addoption("--deployment", default=None, metavar="DIR", help="deployment folder (default inventory/ingeagglo)")
+    group.addoption("--lab-dir", default=None, metavar="DIR", help="the lab's directory (ssh_config, state.json)")
+    group.addoption("--audit-hosts", default=None, metavar="H1,H2", help="only these lab nodes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _plugin_configure(config)
+    config.addinivalue_line("markers", "runs_on(*kinds): plan host kinds a check runs on (default: its controls')")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A lab node as the checks see it: its name, the plan hosts and kinds it plays."""
+
+    name: str
+    plays: tuple[str, ...]
+    kinds: tuple[str, ...]
+    site: str | None
+
+    @property
+    def audit_target(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _opt(config: pytest.Config, name: str) -> Any:
+    return config.getoption(name, default=None)
+
+
+def lab_paths(config: pytest.Config) -> LabPaths:
+    folder = _opt(config, "lab_dir")
+    return LabPaths(Path(folder)) if folder else default_paths()
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def deployment_plan(config: pytest.Config) -> Plan:
+    folder = Path(_opt(config, "deployment") or os.environ.get("CLOISON_DEPLOYMENT") or DEFAULT_DEPLOYMENT)
+    key = f"plan:{folder}"
+    if key not in _CACHE:
+        _CACHE[key] = load_plan(folder)
+    plan: Plan = _CACHE[key]
+    return plan
+
+
+def lab_topology(config: pytest.Config) -> Topology:
+    """The running lab's topology (its sites from state.json), else the default one for the plan."""
+    plan = deployment_plan(config)
+    st = lab_state.load(lab_paths(config).state)
+    sites = tuple(st.sites) if st.sites and st.deployment == plan.deployment else None
+    key = f"topo:{plan.deployment}:{sites}"
+    if key not in _CACHE:
+        _CACHE[key] = build_topology(plan, sites)
+    topo: Topology = _CACHE[key]
+    return topo
+
+
+def lab_nodes(config: pytest.Config) -> list[NodeSpec]:
+    plan = deployment_plan(config)
+    only = {h for h in (_opt(config, "audit_hosts") or "").split(",") if h}
+    nodes = [
+        NodeSpec(n.id, n.plays, tuple(sorted({plan.host(h).kind for h in n.plays})), n.site)
+        for n in lab_topology(config).nodes
+    ]
+    return [n for n in nodes if not only or n.name in only]
+
+
+def _applies(node: NodeSpec, kinds: set[str]) -> bool:
+    return "linux" in kinds or bool(kinds & set(node.kinds))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``node`` over the lab nodes the check's controls apply to."""
+    if "node" not in metafunc.fixturenames:
+        return
+    catalog = load_catalog()
+    kinds: set[str] = set()
+    runs_on = metafunc.definition.get_closest_marker("runs_on")
+    for mark in [] if runs_on else metafunc.definition.iter_markers("control"):
+        for cid in mark.args:
+            if cid in catalog:
+                kinds.update(catalog.get(cid).applies_to)
+    kinds = set(runs_on.args) if runs_on else (kinds or {"linux"})
+    nodes = [n for n in lab_nodes(metafunc.config) if _applies(n, kinds)]
+    metafunc.parametrize("node", nodes, ids=[n.name for n in nodes], scope="module")
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def plan(pytestconfig: pytest.Config) -> Plan:
+    return deployment_plan(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def topology(pytestconfig: pytest.Config) -> Topology:
+    return lab_topology(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def lab(pytestconfig: pytest.Config) -> LabPaths:
+    """The running lab. Fails (does not skip) when a lab check runs without one."""
+    paths = lab_paths(pytestconfig)
+    st = lab_state.load(paths.state)
+    if st.phase != "up" or not paths.ssh_config.exists():
+        pytest.fail(f"the lab is not up ({paths.state}: phase {st.phase!r}); run `cloison lab up` first", pytrace=False)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def _ssh_control_dir() -> Any:
+    path = tempfile.mkdtemp(prefix="caud-ssh-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def host(node: NodeSpec, lab: LabPaths, _ssh_control_dir: str) -> testinfra.host.Host:
+    """testinfra over SSH to the node, multiplexed (one TCP connection per node, closed soon after)."""
+    return testinfra.get_host(
+        f"ssh://{node.name}",
+        ssh_config=str(lab.ssh_config),
+        controlpath=f"{_ssh_control_dir}/%C",
+        controlpersist=5,
+    )

@@ -1,0 +1,87 @@
+"""File rights (ANSSI BP-028 R50, R53, R54, R56; PA-022 R37; hygiene 11): keys, secrets, set-id files."""
+
+from __future__ import annotations
+
+import pytest
+from conformance_helpers import run
+
+pytestmark = pytest.mark.lab
+
+KEY_DIRS = "/etc/ssh /etc/ssl/private /etc/freeradius /etc/swanctl /etc/ipsec.d /etc/nginx /etc/cloison /etc/rsyslog.d"
+# Debian 12 set-id programs an appliance may keep (login, password change, sudo, mount, ssh).
+SETID_OK = {
+    "/usr/bin/passwd", "/usr/bin/chfn", "/usr/bin/chsh", "/usr/bin/gpasswd", "/usr/bin/newgrp", "/usr/bin/su",
+    "/usr/bin/mount", "/usr/bin/umount", "/usr/bin/sudo", "/usr/bin/chage", "/usr/bin/expiry",
+    "/usr/sbin/unix_chkpwd", "/usr/lib/openssh/ssh-keysign", "/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+    "/usr/bin/crontab", "/usr/bin/ssh-agent", "/usr/sbin/pam_extrausers_chkpwd",
+}  # fmt: skip
+
+
+def _stat(host, paths: list[str]) -> list[tuple[int, str, str, str]]:
+    if not paths:
+        return []
+    _, out = run(host, "stat -c '%a %U %G %n' " + " ".join(f"'{p}'" for p in paths))
+    rows = []
+    for line in out.splitlines():
+        mode, user, group, name = line.split(" ", 3)
+        rows.append((int(mode, 8), user, group, name))
+    return rows
+
+
+@pytest.mark.control("ANSSI-BP028-R50", "ANSSI-HYG-11")
+def test_private_keys_protected(node, host, evidence) -> None:
+    _, found = run(host, f"grep -rlsI -e 'PRIVATE KEY' {KEY_DIRS} 2>/dev/null; ls /etc/ssh/ssh_host_*_key 2>/dev/null")
+    paths = sorted({p for p in found.splitlines() if p.startswith("/")})
+    rows = _stat(host, paths)
+    evidence("\n".join(f"{m:04o} {u}:{g} {n}" for m, u, g, n in rows) or "no private key found")
+    bad = [f"{n} ({m:04o} {u}:{g})" for m, u, g, n in rows if m & 0o037 or (m & 0o040 and g in ("users", "staff"))]
+    assert rows, "no private key found (SSH host keys at least are expected)"
+    assert not bad, f"private keys readable beyond their owner/service group: {', '.join(bad)}"
+
+
+@pytest.mark.control("ANSSI-BP028-R50", "ANSSI-HYG-11")
+def test_account_databases_protected(node, host, evidence) -> None:
+    rows = _stat(host, ["/etc/shadow", "/etc/gshadow", "/etc/passwd", "/etc/group"])
+    evidence("\n".join(f"{m:04o} {u}:{g} {n}" for m, u, g, n in rows))
+    modes = {n: (m, u) for m, u, _, n in rows}
+    for secret in ("/etc/shadow", "/etc/gshadow"):
+        assert modes[secret][0] & 0o077 in (0, 0o040) and modes[secret][1] == "root", f"{secret} is too open"
+    for public in ("/etc/passwd", "/etc/group"):
+        assert not modes[public][0] & 0o022, f"{public} is writable by others"
+
+
+@pytest.mark.control("ANSSI-PA022-R37")
+def test_authorized_keys_private(node, host, evidence) -> None:
+    _, found = run(
+        host, "ls -d /root/.ssh /root/.ssh/authorized_keys /home/*/.ssh /home/*/.ssh/authorized_keys 2>/dev/null"
+    )
+    rows = _stat(host, found.split())
+    evidence("\n".join(f"{m:04o} {u}:{g} {n}" for m, u, g, n in rows) or "no authorized_keys")
+    bad = [f"{n} {m:04o}" for m, _, _, n in rows if m & 0o077]
+    owner = [f"{n} owned by {u}" for _, u, _, n in rows
+             if u != "root" and not n.startswith(f"/home/{u}/")]  # fmt: skip
+    assert not bad, f"SSH key files open to others: {', '.join(bad)}"
+    assert not owner, f"SSH key files owned by someone else: {', '.join(owner)}"
+
+
+@pytest.mark.control("ANSSI-BP028-R53")
+def test_no_orphan_files(node, host, evidence) -> None:
+    _, out = run(host, r"find / -xdev \( -nouser -o -nogroup \) -print 2>/dev/null | head -20")
+    evidence(f"files without a known owner: {out or 'none'}")
+    assert not out, f"files without a known user or group: {out.splitlines()[:5]}"
+
+
+@pytest.mark.control("ANSSI-BP028-R54")
+def test_world_writable_dirs_sticky(node, host, evidence) -> None:
+    _, out = run(host, r"find / -xdev -type d -perm -0002 ! -perm -1000 -print 2>/dev/null | head -20")
+    evidence(f"world-writable directories without the sticky bit: {out or 'none'}")
+    assert not out, f"world-writable directories without the sticky bit: {out.splitlines()[:5]}"
+
+
+@pytest.mark.control("ANSSI-BP028-R56")
+def test_setid_files_known(node, host, evidence) -> None:
+    _, out = run(host, r"find / -xdev -type f \( -perm -4000 -o -perm -2000 \) -print 2>/dev/null")
+    found = sorted(out.split())
+    unknown = [p for p in found if p not in SETID_OK]
+    evidence(f"set-id files: {found}")
+    assert not unknown, f"set-id programs an appliance does not need: {', '.join(unknown)}"
