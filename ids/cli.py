@@ -159,12 +159,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         session = _Session(args, stack)
         session.start_metrics()
         engine = session.engine
-        process = engine.process
         start = time.perf_counter()
         for name in args.files:
-            iface = Path(name).name
-            for ts, linktype, frame in pcapfile.read(name):
-                process(ts, linktype, frame, iface)
+            engine.feed(pcapfile.read(name), Path(name).name)
         session.finish(time.perf_counter() - start)
     return EXIT_OK
 

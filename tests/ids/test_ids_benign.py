@@ -54,3 +54,14 @@ def test_rtp_bulk_takes_the_fast_path(tmp_path: Path, site_pcap: Path) -> None:
     s = engine.stats()
     assert s["alerts"] == 0
     assert s["slow_path"] < s["packets"] * 0.05, s  # >95 % decided from raw bytes
+
+
+def test_feed_and_process_agree(tmp_path: Path, site_pcap: Path) -> None:
+    """The batched replay loop and the per-frame entry point make the same decisions."""
+    al = allowlist.load(write_allowlist(tmp_path))
+    a, b = Engine(al, []), Engine(al, [])
+    for ts, lt, frame in pcapfile.read(site_pcap):
+        a.process(ts, lt, frame)
+    b.feed(pcapfile.read(site_pcap))
+    assert a.stats() == b.stats()
+    assert a.stats()["packets"] > 60_000
