@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from segmenting.allocate import LOCK_FILE, prune
-from segmenting.api import load_lock, load_plan, plan_located, write_lock
+from segmenting.api import load_lock, load_plan, paused_gc, plan_located, write_lock
 from segmenting.errors import EXIT_INVALID, EXIT_OK, UsageError
 from segmenting.loader import load_with_texts
 from segmenting.plan import Plan, plan_to_json
@@ -165,11 +165,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    inventory, texts = load_with_texts(args.folder, args.as_of)
-    lock = load_lock(args.folder)
-    if args.prune:
-        lock = prune(lock, inventory)
-    plan = plan_located(args.folder, inventory, lock, texts)
+    with paused_gc():
+        inventory, texts = load_with_texts(args.folder, args.as_of)
+        lock = load_lock(args.folder)
+        if args.prune:
+            lock = prune(lock, inventory)
+        plan = plan_located(args.folder, inventory, lock, texts)
     before = (args.folder / LOCK_FILE).read_text(encoding="utf-8") if (args.folder / LOCK_FILE).exists() else ""
     after = plan.lock.to_json()
     if args.check:
