@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from segmenting.plan import Plan
+from segmenting.render import freeradius
+from segmenting.render.secrets import FakeSecrets
+
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "inventory" / "ingeagglo"
 AS_OF = date(2026, 11, 28)
@@ -80,3 +84,42 @@ def delete_netns(name: str) -> None:
             return
         time.sleep(0.2)
     subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+RADDB_SYSTEM = Path("/etc/freeradius/3.0")
+
+
+def assemble_raddb(plan: Plan, dest: Path) -> Path:
+    """Debian's FreeRADIUS tree with the rendered files overlaid and a throwaway test CA."""
+    conf = dest / "raddb"
+    shutil.copytree(RADDB_SYSTEM, conf, symlinks=True)
+    for link in (conf / "sites-enabled").iterdir():
+        link.unlink()
+    (conf / "mods-enabled" / "eap").unlink()
+    for f in freeradius.render(plan, "csu-radius", FakeSecrets()):
+        rel = f.path.removeprefix("freeradius/")
+        if rel == "mods-available/eap":
+            rel = "mods-enabled/eap"
+        if rel == "sites-available/cloison":
+            rel = "sites-enabled/cloison"
+        target = conf / rel
+        target.unlink(missing_ok=True)
+        target.write_text(f.text, encoding="utf-8")
+    certs = conf / "certs" / "cloison"
+    certs.mkdir(parents=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-nodes"]
+    ca, key, csr, pem = (str(certs / n) for n in ("ca", "radius.key", "radius.csr", "radius.pem"))
+    for argv in (
+        ["req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", "/CN=test CA"],
+        ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=csu-radius"],
+        ["x509", "-req", "-in", csr, "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial", "-out", pem],
+    ):
+        subprocess.run(["openssl", *argv], check=True, capture_output=True)
+    # freeradius drops to the freerad user: the throwaway tree must be readable by it.
+    for root, dirs, files in os.walk(dest):
+        for d in dirs:
+            Path(root, d).chmod(0o755)
+        for name in files:
+            Path(root, name).chmod(0o644)
+    dest.chmod(0o755)
+    return conf

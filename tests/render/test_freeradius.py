@@ -5,7 +5,6 @@ known MAC on another switch → quarantine, unknown client → no answer)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crender_helpers import delete_netns
+from crender_helpers import assemble_raddb, delete_netns
 
 from segmenting.plan import Plan
 from segmenting.render import freeradius
@@ -30,47 +29,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _assemble(plan: Plan, dest: Path) -> Path:
-    conf = dest / "raddb"
-    shutil.copytree(SYSTEM, conf, symlinks=True)
-    for link in (conf / "sites-enabled").iterdir():
-        link.unlink()
-    (conf / "mods-enabled" / "eap").unlink()
-    for f in freeradius.render(plan, "csu-radius", FakeSecrets()):
-        rel = f.path.removeprefix("freeradius/")
-        if rel == "mods-available/eap":
-            rel = "mods-enabled/eap"
-        if rel == "sites-available/cloison":
-            rel = "sites-enabled/cloison"
-        target = conf / rel
-        target.unlink(missing_ok=True)
-        target.write_text(f.text, encoding="utf-8")
-    certs = conf / "certs" / "cloison"
-    certs.mkdir(parents=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1", "-nodes"]
-    ca, key, csr, pem = (str(certs / n) for n in ("ca", "radius.key", "radius.csr", "radius.pem"))
-    for argv in (
-        ["req", "-x509", *ec, "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", "/CN=test CA"],
-        ["req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=csu-radius"],
-        ["x509", "-req", "-in", csr, "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial", "-out", pem],
-    ):
-        subprocess.run(["openssl", *argv], check=True, capture_output=True)
-    # freeradius drops to the freerad user: the throwaway tree must be readable by it.
-    for root, dirs, files in os.walk(dest):
-        for d in dirs:
-            Path(root, d).chmod(0o755)
-        for name in files:
-            Path(root, name).chmod(0o644)
-    dest.chmod(0o755)
-    return conf
-
-
 @pytest.fixture(scope="module")
 def raddb(plan: Plan) -> Iterator[Path]:
     # Not under pytest's tmp dir: that one is 0700 and freeradius runs as the freerad user.
     dest = Path(tempfile.mkdtemp(prefix="crend-radius-"))
     try:
-        yield _assemble(plan, dest)
+        yield assemble_raddb(plan, dest)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
 
