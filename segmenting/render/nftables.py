@@ -90,7 +90,14 @@ _KIND_SETS = {
 
 
 def _hint(
-    plan: Plan, sets: _Sets, zone: Zone, *, site: str | None, hosts: tuple[str, ...], kinds: tuple[str, ...]
+    plan: Plan,
+    sets: _Sets,
+    zone: Zone,
+    *,
+    site: str | None,
+    hosts: tuple[str, ...],
+    kinds: tuple[str, ...],
+    cidrs: tuple[str, ...],
 ) -> str:
     """A readable set name: what the addresses are (role, zone), prefixed by a foreign site."""
     prefix = "" if site is None or site == sets.local_site else f"{site}_"
@@ -105,7 +112,8 @@ def _hint(
         if len(host_kinds) == 1:
             return f"{prefix}{_KIND_SETS.get(host_kinds[0], host_kinds[0])}"
     if site is None:
-        return f"csu_{zone.value}"
+        # Several CSU zone subnets at once (e.g. "every internal CSU zone"): not one zone's name.
+        return "csu_internal" if len(cidrs) > 1 else f"csu_{zone.value}"
     return f"{prefix}{zone.value}"
 
 
@@ -144,7 +152,7 @@ def _match(plan: Plan, sets: _Sets, rule: _Rule, maint: str | None) -> str:
             raise RenderError(f"flow {fl.id}: no {direction[0:1]}{'rc' if direction == 'saddr' else 'st'} address")
         if ANY in cidrs:
             continue  # "internet": any address, nothing to match
-        name = sets.name(cidrs, _hint(plan, sets, zone, site=site, hosts=hosts, kinds=kinds))
+        name = sets.name(cidrs, _hint(plan, sets, zone, site=site, hosts=hosts, kinds=kinds, cidrs=cidrs))
         parts.append(f"ip {direction} @{name}")
     if fl.window == "maintenance":
         if maint is None:
@@ -187,6 +195,7 @@ def _ruleset(
     chains: dict[str, list[_Rule]],
     maint_hours: int | None,
     notes: list[str],
+    nat: list[str] | None = None,
 ) -> str:
     maint = MAINT_SET if maint_hours else None
     rendered: dict[str, list[str]] = {}
@@ -212,6 +221,14 @@ def _ruleset(
             "\t\ttype ipv4_addr",
             "\t\tflags interval, timeout",
             f"\t\ttimeout {maint_hours}h",
+            "\t}",
+            "",
+        ]
+    if nat:
+        lines += [
+            "\tchain prerouting {",
+            "\t\ttype nat hook prerouting priority dstnat; policy accept;",
+            *(f"\t\t{rule}" for rule in nat),
             "\t}",
             "",
         ]
@@ -293,8 +310,19 @@ def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[Render
         chains={"input": inp, "forward": fwd, "output": out},
         maint_hours=hours,
         notes=[f"{len(fwd)} allowlisted flows forwarded between the CSU zones, the sites and the outside"],
+        nat=[_relay_dnat(plan)],
     )
     return [RenderedFile(device, "nftables.conf", text)]
+
+
+def _relay_dnat(plan: Plan) -> str:
+    """The State reaches the relay at its published address (CSI L252-3 convention); the CSU
+    firewall translates it to the relay's DMZ address, for the relay port only."""
+    st = plan.state
+    return (
+        f"ip daddr {st.relay_public} tcp dport {st.relay_port} dnat ip to {st.relay_ip} "
+        f'comment "relay {st.relay_host} published for the State"'
+    )
 
 
 def dmz_devices(plan: Plan) -> list[str]:
