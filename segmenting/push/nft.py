@@ -9,7 +9,6 @@ the controller's side can help any more (``iptables-apply`` works the same way).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import re
@@ -128,6 +127,7 @@ class SshNft:
     def _send(self, command: str) -> tuple[int, str]:
         if self._conn is None or not self._conn.is_alive():
             self._conn = netmiko_connect(self.target)
+            self._conn.remote_conn.resize_pty(width=8192, height=1000)  # see ovs.OvsSession
         try:
             out: str = self._conn.send_command(f"{command} 2>&1; echo __cloison_rc=$?", read_timeout=60)
         except (NetmikoBaseException, ReadTimeout, OSError) as exc:
@@ -137,12 +137,19 @@ class SshNft:
         return rc, re.sub(r"\n?__cloison_rc=\d+\s*$", "", out)
 
     def _upload(self, text: str, suffix: str) -> str:
+        # SFTP on the same SSH connection: no quoting, no terminal line limits, mode 0600.
         path = f"/run/cloison-nft-{self._tag}.{suffix}"
-        data = base64.b64encode(text.encode()).decode()
-        self._send(f"umask 077; : > {path}")
-        # A terminal line holds 4 KiB at most: send the file in pieces.
-        for i in range(0, len(data), 2048):
-            self._send(f"printf %s {data[i : i + 2048]} | base64 -d >> {path}")
+        self._send(":")  # (re)connects if needed
+        try:
+            sftp = self._conn.remote_conn_pre.open_sftp()
+            try:
+                with sftp.open(path, "w") as fh:
+                    fh.chmod(0o600)
+                    fh.write(text.encode())
+            finally:
+                sftp.close()
+        except (OSError, EOFError) as exc:
+            raise DeviceUnreachable(self.name, f"cannot upload {path} over SFTP: {exc}", "enable sftp") from None
         return path
 
     def _nft(self, args: str) -> str:

@@ -26,18 +26,20 @@ from segmenting.push.errors import CommandRejected, DeviceUnreachable, RollbackF
 from segmenting.push.targets import DeviceTarget
 
 READ_TIMEOUT = 30.0
+WIDE = 8192
 _VSCTL = "ovs-vsctl --timeout=20"
 _LIST = "ovs-vsctl --timeout=20 --data=bare --format=csv --no-headings --columns="
 _DUMP = " ; echo @@cloison@@ ; ".join(
     [
         _LIST + "_uuid,name,datapath_type,ports,mirrors list Bridge",
-        _LIST + "_uuid,name,tag,trunks,vlan_mode list Port",
+        _LIST + "_uuid,name,tag,trunks,vlan_mode,protected list Port",
         _LIST + "name,type list Interface",
         _LIST + "name,select_all,select_src_port,select_dst_port,output_port list Mirror",
     ]
 )
+_ASSIGN = re.compile(r"([A-Za-z_]\w*)=(\S+)")
 _RC = re.compile(r"__cloison_rc=(\d+)")
-PORT_ATTRS = ("tag", "trunks", "vlan_mode", "type")
+PORT_ATTRS = ("tag", "trunks", "vlan_mode", "protected", "type")
 MIRROR_ATTRS = ("select_all", "select_src_port", "select_dst_port", "output_port")
 
 
@@ -97,7 +99,13 @@ def parse_tables(text: str) -> OvsState:
             row = port_by_uuid.get(pu)
             if row is None or row[1] == name:
                 continue  # the bridge's own internal port comes with add-br
-            attrs = {"tag": row[2], "trunks": _set(row[3]), "vlan_mode": row[4], "type": itype.get(row[1], "")}
+            attrs = {
+                "tag": row[2],
+                "trunks": _set(row[3]),
+                "vlan_mode": row[4],
+                "protected": "true" if row[5] == "true" else "",
+                "type": itype.get(row[1], ""),
+            }
             state.ports[(name, row[1])] = {k: v for k, v in attrs.items() if v}
     port_name = {r[0]: r[1] for r in ports}
     bridge_of_port = {p: b for (b, p) in state.ports}
@@ -121,9 +129,17 @@ def predict_state(before: OvsState, commands: list[str]) -> tuple[OvsState, list
     """
     st = OvsState(dict(before.bridges), {k: dict(v) for k, v in before.ports.items()}, dict(before.mirrors))
     unmodelled: list[str] = []
+    env: dict[str, str] = {}
     for command in commands:
+        assign = _ASSIGN.fullmatch(command)
+        if assign:
+            env[assign.group(1)] = " ".join(shlex.split(assign.group(2)))
+            continue
+        expanded = command
+        for name, value in env.items():
+            expanded = expanded.replace("${" + name + "}", value).replace("$" + name, value)
         try:
-            words = shlex.split(command)
+            words = shlex.split(expanded)
         except ValueError:
             unmodelled.append(command)
             continue
@@ -154,25 +170,35 @@ def _model(st: OvsState, sub: list[str]) -> bool:
         attrs = st.ports.setdefault((args[0], args[1]), {})
         for kv in args[2:]:
             key, _, val = kv.partition("=")
+            if ":" in key:
+                continue  # other_config:… keys are labels, not segmentation state
             if key not in PORT_ATTRS:
                 return False
-            attrs[key] = _set(val) if key == "trunks" else val
+            if key == "protected" and val == "false":
+                attrs.pop(key, None)
+            else:
+                attrs[key] = _set(val) if key == "trunks" else val
     elif verb == "del-port" and args:
         st.ports = {k: v for k, v in st.ports.items() if k[1] != args[-1]}
     elif verb in ("set", "clear") and len(args) >= 3 and args[0] in ("port", "interface", "bridge"):
         table, record = args[0], args[1]
+        if table == "bridge" and verb == "clear" and args[2:] == ["mirrors"]:
+            st.mirrors = {k: v for k, v in st.mirrors.items() if k[0] != record}
+            return True
         for kv in args[2:]:
             key, _, val = kv.partition("=")
             if table == "bridge":
-                if key != "datapath_type" or verb == "clear":
-                    return False
-                st.bridges[record] = val
+                if key == "datapath_type" and verb == "set":
+                    st.bridges[record] = val
+                # Other bridge columns (fail_mode, STP, other_config) are not in the dump.
+                continue
+            if ":" in key:
                 continue
             if key not in PORT_ATTRS:
                 return False
             for (_b, p), attrs in st.ports.items():
                 if p == record:
-                    if verb == "clear" or not val:
+                    if verb == "clear" or not val or (key == "protected" and val == "false"):
                         attrs.pop(key, None)
                     else:
                         attrs[key] = _set(val) if key == "trunks" else val
@@ -209,9 +235,7 @@ def restore_commands(current: OvsState, backup: OvsState) -> list[str]:
             if attrs.get(key):
                 cmds.append(f"{_VSCTL} set {table} {p} {key}={_quote(key, attrs[key])}")
             else:
-                cmds.append(
-                    f"{_VSCTL} clear {table} {p} {key}" if key != "type" else f'{_VSCTL} set interface {p} type=""'
-                )
+                cmds.append(_unset(table, p, key))
     for (b, name), attrs in sorted(backup.mirrors.items()):
         if current.mirrors.get((b, name)) == attrs:
             continue
@@ -238,6 +262,14 @@ def restore_commands(current: OvsState, backup: OvsState) -> list[str]:
     return cmds
 
 
+def _unset(table: str, record: str, key: str) -> str:
+    if key == "type":
+        return f'{_VSCTL} set interface {record} type=""'
+    if key == "protected":  # a boolean column: it cannot be cleared, only set false
+        return f"{_VSCTL} set port {record} protected=false"
+    return f"{_VSCTL} clear {table} {record} {key}"
+
+
 def _quote(key: str, value: str) -> str:
     return f"[{value}]" if key == "trunks" else shlex.quote(value)
 
@@ -251,6 +283,10 @@ class OvsSession:
 
     def connect(self) -> None:
         self._conn = netmiko_connect(self.target)
+        # netmiko opens a 511-column terminal; longer command lines come back wrapped and its
+        # echo check fails. Renderer lines (a mirror over many ports) can be longer.
+        self._conn.remote_conn.resize_pty(width=WIDE, height=1000)
+        self._send("stty cols " + str(WIDE))
         rundir = self.target.options.get("ovs_rundir")
         if rundir:
             # ovs-vsctl finds a non-default ovsdb socket through OVS_RUNDIR.
@@ -296,7 +332,11 @@ class OvsSession:
         return self._predicted
 
     def commands(self, candidate: str) -> list[str]:
-        return [ln.strip() for ln in candidate.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        """One shell command per line. ``set -e``-style lines are left out: they would end the
+        interactive session at the first failure, and each line's exit status is checked
+        anyway (which is what ``set -e`` is for in the script)."""
+        lines = [ln.strip() for ln in candidate.splitlines()]
+        return [ln for ln in lines if ln and not ln.startswith("#") and not re.match(r"set -[a-z]+$", ln)]
 
     def backup(self, push_id: str, running: str) -> None:
         """The backup is the dump the engine keeps; OVS needs nothing on the host."""
