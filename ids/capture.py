@@ -90,6 +90,8 @@ class LiveCapture:
                         process(now(), LINKTYPE_ETHERNET, frame, iface)
             except BlockingIOError:
                 pass
+            except OSError as exc:  # the interface went down or away under us
+                raise CaptureError(f"capture on {iface} failed: {exc.strerror}") from exc
             t = now()
             if t >= end:
                 break

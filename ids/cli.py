@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import ssl
 import sys
 import threading
@@ -170,6 +171,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ids.bpf import media_exclusion  # noqa: PLC0415
     from ids.capture import LiveCapture  # noqa: PLC0415
 
+    stop = threading.Event()
+    # systemd stops a service with TERM: finish cleanly (flush the spool, print stats).
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:
         session = _Session(args, stack)
         bpf = None
@@ -179,7 +183,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack.callback(cap.close)
         session.kernel = cap.kernel_stats
         session.start_metrics()
-        stop = threading.Event()
+        print(
+            f"cloison ids: capturing on {args.iface} ({'kernel filter: ' + bpf if bpf else 'no kernel filter'})",
+            file=sys.stderr,
+            flush=True,
+        )
         start = time.perf_counter()
         try:
             cap.run(session.engine, stop, args.duration)

@@ -13,8 +13,6 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ids.alerts import Sink
-
 log = logging.getLogger("cloison.ids.response")
 
 Runner = Callable[[Sequence[str]], int]
@@ -77,7 +75,3 @@ class QuarantineSink:
             log.info("not quarantining %s: a planned host (%s)", ip, eve["alert"]["signature"])
             return
         self.q.quarantine(ip, str(eve["alert"]["signature"]))
-
-
-def as_sink(q: QuarantineSink) -> Sink:
-    return q

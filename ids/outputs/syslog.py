@@ -83,11 +83,11 @@ class SyslogForwarder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if not self.spool.ready.wait(0.2):
-                continue
+            # The spool clears ``ready`` itself when it drains (under its lock), so an alert
+            # appended while a batch was in flight is never missed; the timeout is a backstop.
+            self.spool.ready.wait(0.2)
             batch = self.spool.peek()
             if not batch:
-                self.spool.ready.clear()
                 continue
             try:
                 if self._sock is None:
@@ -104,9 +104,17 @@ class SyslogForwarder:
 
     def _close(self) -> None:
         if self._sock is not None:
+            sock, self._sock = self._sock, None
+            with contextlib.suppress(OSError, ValueError):
+                # FIN after the last record, then read until the collector closes: closing a
+                # socket with unread data (TLS 1.3 session tickets) sends RST, and a RST makes
+                # the collector's kernel drop records it has not read yet.
+                sock.settimeout(1.0)
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(4096):
+                    pass
             with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sock = None
+                sock.close()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until the spool is drained (or the timeout passes)."""

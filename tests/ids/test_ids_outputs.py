@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import threading
 import urllib.request
 from pathlib import Path
@@ -27,8 +28,10 @@ _RFC5424 = re.compile(
 class Collector:
     """A TCP syslog collector reading octet-counted frames (RFC 6587 3.4.1)."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.srv = socket.create_server(("127.0.0.1", port))
+        if tls is not None:
+            self.srv = tls.wrap_socket(self.srv, server_side=True)
         self.port = self.srv.getsockname()[1]
         self.messages: list[bytes] = []
         self._t = threading.Thread(target=self._serve, daemon=True)
@@ -38,7 +41,7 @@ class Collector:
         conn, _ = self.srv.accept()
         buf = b""
         with conn:
-            while chunk := conn.recv(65536):
+            while chunk := self._recv(conn):
                 buf += chunk
                 while b" " in buf:
                     head, rest = buf.split(b" ", 1)
@@ -47,6 +50,13 @@ class Collector:
                         break
                     self.messages.append(rest[:n])
                     buf = rest[n:]
+
+    @staticmethod
+    def _recv(conn: socket.socket) -> bytes:
+        try:
+            return conn.recv(65536)
+        except OSError:  # TLS peer closed without close_notify: same as EOF here
+            return b""
 
     def close(self) -> None:
         self.srv.close()
@@ -139,3 +149,49 @@ def test_metrics_exposition_over_http(tmp_path: Path) -> None:
         f'cloison_ids_alerts_total{{signature_id="{UNEXPECTED_FLOW.sid}",signature="{UNEXPECTED_FLOW.name}"}} 1'
     ) in body
     assert body == render(engine, lambda: (10, 2))
+
+
+def test_syslog_over_tls(tmp_path: Path) -> None:
+    """RFC 5425: the same octet-counted messages inside TLS, the collector's cert verified."""
+    import subprocess  # noqa: PLC0415
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    collector = Collector(tls=server_ctx)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    fwd = SyslogForwarder(Spool(tmp_path / "spool"), "127.0.0.1", collector.port, tls=client_ctx)
+    try:
+        for i in range(5):
+            fwd(_eve(i))
+        assert fwd.flush(timeout=10)
+    finally:
+        fwd.close()
+        collector._t.join(timeout=5)
+        collector.close()
+    got = [json.loads(_RFC5424.match(m).group(6))["n"] for m in collector.messages]  # type: ignore[union-attr]
+    assert got == list(range(5))
