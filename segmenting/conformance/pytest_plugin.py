@@ -105,10 +105,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def _short_message(report: pytest.TestReport) -> str:
+    """The assertion's own message, without pytest's introspection (``assert … + where …``)."""
     crash = getattr(report.longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message)[:2000]
-    return str(report.longrepr)[:2000] if report.longrepr else ""
+    text = str(crash.message) if crash is not None else str(report.longrepr or "")
+    if isinstance(report.longrepr, tuple):  # a skip: (file, line, reason)
+        text = str(report.longrepr[2])
+    return text.split("\nassert ", 1)[0].strip()[:2000]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,6 +8,7 @@ it opens the same on an air-gapped workstation. Source references are printed wi
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -37,8 +38,18 @@ def _env() -> jinja2.Environment:
     return env
 
 
+def _why(c: ControlResult) -> list[dict[str, Any]]:
+    """Failure messages of a control, each with the hosts that gave it (identical messages grouped)."""
+    grouped: dict[str, list[str]] = {}
+    for ch in c.checks:
+        if ch.failed:
+            grouped.setdefault(ch.message or ch.outcome, []).append(ch.host or "-")
+    return [{"message": m, "hosts": sorted(set(h))} for m, h in grouped.items()]
+
+
 def _control_row(c: ControlResult) -> dict[str, Any]:
     return {
+        "why": _why(c),
         "id": c.control.id,
         "title": c.control.title,
         "framework": c.control.framework,
@@ -132,7 +143,8 @@ def view(audit: Audit) -> dict[str, Any]:
     organisational = [
         c for c in controls if c["left_to_entity"] and (c["kind"] in (Kind.ORGANISATIONAL.value, Kind.COMPOSITE.value))
     ]
-    counts = {s.value: sum(1 for c in audit.controls if c.status == s) for s in Status}
+    plain = [c for c in audit.controls if c.control.kind != Kind.COMPOSITE]
+    counts = {s.value: sum(1 for c in plain if c.status == s) for s in Status}
     return {
         "deployment": audit.deployment,
         "as_of": audit.as_of.isoformat(),
@@ -141,7 +153,7 @@ def view(audit: Audit) -> dict[str, Any]:
         "passed": audit.passed,
         "hosts": list(audit.hosts),
         "counts": counts,
-        "total": len(audit.controls),
+        "total": len(plain),
         "frameworks": frameworks,
         "nis2": nis2,
         "failing": failing,
@@ -160,8 +172,14 @@ def view(audit: Audit) -> dict[str, Any]:
     }
 
 
+_URL = re.compile(r"\b(https?):(//)", re.IGNORECASE)
+
+
 def render_html(audit: Audit) -> str:
-    return _env().get_template("report.html.j2").render(v=view(audit))
+    """The report; any URL quoted in evidence (an apt source, a message) is defanged to ``http[:]//``
+    so that nothing in the page can be followed or fetched."""
+    html = _env().get_template("report.html.j2").render(v=view(audit))
+    return _URL.sub(r"\1[:]\2", html)
 
 
 def render_markdown(audit: Audit) -> str:

@@ -67,7 +67,7 @@ def run_checks(opts: RunOptions) -> dict[str, Any]:
     opts.out.mkdir(parents=True, exist_ok=True)
     argv = pytest_argv(opts)
     log = opts.out / "pytest.log"
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ)
     with log.open("w", encoding="utf-8") as fh:
         proc = subprocess.run(
             argv, stdout=fh, stderr=subprocess.STDOUT, cwd=CHECKS_DIR.parents[1], env=env, check=False

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testinfra
+from conformance_helpers import PREFETCH, gather
 
 from segmenting.api import load_plan
 from segmenting.conformance.catalog import load_catalog
@@ -153,8 +156,12 @@ def topology(pytestconfig: pytest.Config) -> Topology:
 
 
 @pytest.fixture(scope="session")
-def lab(pytestconfig: pytest.Config) -> LabPaths:
-    """The running lab. Fails (does not skip) when a lab check runs without one."""
+def running_lab(pytestconfig: pytest.Config) -> LabPaths:
+    """The running lab, audited as it is: never brought up or torn down by a check.
+
+    Fails (does not skip) when a lab check runs without a lab: an audit with nothing to audit is
+    not a pass.
+    """
     paths = lab_paths(pytestconfig)
     st = lab_state.load(paths.state)
     if st.phase != "up" or not paths.ssh_config.exists():
@@ -162,19 +169,35 @@ def lab(pytestconfig: pytest.Config) -> LabPaths:
     return paths
 
 
+def _testinfra_host(name: str, paths: LabPaths, control_dir: str) -> testinfra.host.Host:
+    """testinfra over SSH, multiplexed: one TCP connection per node for the whole audit."""
+    return testinfra.get_host(
+        f"ssh://{name}",
+        ssh_config=str(paths.ssh_config),
+        controlpath=f"{control_dir}/%%C",  # testinfra %-formats the command line
+        controlpersist=120,
+    )
+
+
 @pytest.fixture(scope="session")
-def _ssh_control_dir() -> Any:
-    path = tempfile.mkdtemp(prefix="caud-ssh-")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def _prefetched(running_lab: LabPaths, pytestconfig: pytest.Config) -> Any:
+    """Every declared read-only command, run once per node, all nodes in parallel; masters closed at the end."""
+    control_dir = tempfile.mkdtemp(prefix="caud-ssh-")
+    names = [n.name for n in lab_nodes(pytestconfig)]
+    hosts = {name: _testinfra_host(name, running_lab, control_dir) for name in names}
+    commands = list(PREFETCH)
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        list(pool.map(lambda h: gather(h, commands), hosts.values()))
+    yield control_dir
+    for name in names:  # close the multiplexing masters this audit opened
+        subprocess.run(
+            ["ssh", "-F", str(running_lab.ssh_config), "-o", f"ControlPath={control_dir}/%C", "-O", "exit", name],
+            capture_output=True, check=False, timeout=10,
+        )  # fmt: skip
+    shutil.rmtree(control_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def host(node: NodeSpec, lab: LabPaths, _ssh_control_dir: str) -> testinfra.host.Host:
-    """testinfra over SSH to the node, multiplexed (one TCP connection per node, closed soon after)."""
-    return testinfra.get_host(
-        f"ssh://{node.name}",
-        ssh_config=str(lab.ssh_config),
-        controlpath=f"{_ssh_control_dir}/%C",
-        controlpersist=5,
-    )
+def host(node: NodeSpec, running_lab: LabPaths, _prefetched: str) -> testinfra.host.Host:
+    """testinfra host for the node (commands declared with ``prefetch`` are answered from the cache)."""
+    return _testinfra_host(node.name, running_lab, _prefetched)

@@ -6,7 +6,7 @@ only their scheme) and /etc/login.defs.
 from __future__ import annotations
 
 import pytest
-from conformance_helpers import run
+from conformance_helpers import prefetch, run
 
 pytestmark = pytest.mark.lab
 
@@ -16,23 +16,29 @@ STRONG_HASH = ("$y$", "$gy$", "$6$", "$7$")
 LOCKED = ("!", "*")
 ADMIN_GROUP = "cloison-admins"
 
+PASSWD = "getent passwd"
+SHADOW = "cat /etc/shadow"
+LOGIN_DEFS = "grep -E '^[A-Z_]+[[:space:]]' /etc/login.defs"
+ADMINS = "getent group cloison-admins"
+prefetch(PASSWD, SHADOW, LOGIN_DEFS, ADMINS)
+
 
 @pytest.fixture(scope="module")
 def passwd(host) -> list[list[str]]:
-    _, out = run(host, "getent passwd")
+    _, out = run(host, PASSWD)
     return [line.split(":") for line in out.splitlines() if line.count(":") == 6]
 
 
 @pytest.fixture(scope="module")
 def shadow(host) -> dict[str, str]:
-    rc, out = run(host, "cat /etc/shadow")
+    rc, out = run(host, SHADOW)
     assert rc == 0, f"cannot read /etc/shadow: {out[:100]}"
     return {f[0]: f[1] for f in (line.split(":") for line in out.splitlines()) if len(f) > 1}
 
 
 @pytest.fixture(scope="module")
 def login_defs(host) -> dict[str, str]:
-    _, out = run(host, "grep -E '^[A-Z_]+[[:space:]]' /etc/login.defs")
+    _, out = run(host, LOGIN_DEFS)
     return {p[0]: p[1] for p in (line.split() for line in out.splitlines()) if len(p) >= 2}
 
 
@@ -92,7 +98,7 @@ def test_no_empty_password(node, shadow, evidence) -> None:
 @pytest.mark.control("ANSSI-PA022-R30")
 def test_individual_admin_accounts(node, host, passwd, evidence) -> None:
     root_uids = [f[0] for f in passwd if f[2] == "0"]
-    _, members = run(host, f"getent group {ADMIN_GROUP}")
+    _, members = run(host, ADMINS)
     admins = set(members.rsplit(":", 1)[-1].split(",")) - {""} if members else set()
     humans = [f[0] for f in passwd if int(f[2]) >= 1000 and f[0] != "nobody" and f[6] in LOGIN_SHELLS]
     outside = sorted(set(humans) - admins)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conformance_helpers import run
+from conformance_helpers import prefetch, run
 
 pytestmark = pytest.mark.lab
 
@@ -17,22 +17,33 @@ SETID_OK = {
 }  # fmt: skip
 
 
-def _stat(host, paths: list[str]) -> list[tuple[int, str, str, str]]:
-    if not paths:
-        return []
-    _, out = run(host, "stat -c '%a %U %G %n' " + " ".join(f"'{p}'" for p in paths))
+STAT = "xargs -r stat -c '%a %U %G %n'"
+PRIVATE_KEYS = (
+    f"{{ grep -rlsI -e 'PRIVATE KEY' {KEY_DIRS}; ls /etc/ssh/ssh_host_*_key; }} 2>/dev/null | sort -u | {STAT}"
+)
+ACCOUNT_DBS = "stat -c '%a %U %G %n' /etc/shadow /etc/gshadow /etc/passwd /etc/group"
+AUTHORIZED_KEYS = (
+    f"ls -d /root/.ssh /root/.ssh/authorized_keys /home/*/.ssh /home/*/.ssh/authorized_keys 2>/dev/null | {STAT}"
+)
+ORPHANS = r"find / -xdev \( -nouser -o -nogroup \) -print 2>/dev/null | head -20"
+WORLD_WRITABLE = r"find / -xdev -type d -perm -0002 ! -perm -1000 -print 2>/dev/null | head -20"
+SETID = r"find / -xdev -type f \( -perm -4000 -o -perm -2000 \) -print 2>/dev/null"
+prefetch(PRIVATE_KEYS, ACCOUNT_DBS, AUTHORIZED_KEYS, ORPHANS, WORLD_WRITABLE, SETID)
+
+
+def _stat(host, command: str) -> list[tuple[int, str, str, str]]:
+    _, out = run(host, command)
     rows = []
     for line in out.splitlines():
-        mode, user, group, name = line.split(" ", 3)
-        rows.append((int(mode, 8), user, group, name))
+        parts = line.split(" ", 3)
+        if len(parts) == 4 and parts[0].isdigit():
+            rows.append((int(parts[0], 8), parts[1], parts[2], parts[3]))
     return rows
 
 
 @pytest.mark.control("ANSSI-BP028-R50", "ANSSI-HYG-11")
 def test_private_keys_protected(node, host, evidence) -> None:
-    _, found = run(host, f"grep -rlsI -e 'PRIVATE KEY' {KEY_DIRS} 2>/dev/null; ls /etc/ssh/ssh_host_*_key 2>/dev/null")
-    paths = sorted({p for p in found.splitlines() if p.startswith("/")})
-    rows = _stat(host, paths)
+    rows = _stat(host, PRIVATE_KEYS)
     evidence("\n".join(f"{m:04o} {u}:{g} {n}" for m, u, g, n in rows) or "no private key found")
     bad = [f"{n} ({m:04o} {u}:{g})" for m, u, g, n in rows if m & 0o037 or (m & 0o040 and g in ("users", "staff"))]
     assert rows, "no private key found (SSH host keys at least are expected)"
@@ -41,7 +52,7 @@ def test_private_keys_protected(node, host, evidence) -> None:
 
 @pytest.mark.control("ANSSI-BP028-R50", "ANSSI-HYG-11")
 def test_account_databases_protected(node, host, evidence) -> None:
-    rows = _stat(host, ["/etc/shadow", "/etc/gshadow", "/etc/passwd", "/etc/group"])
+    rows = _stat(host, ACCOUNT_DBS)
     evidence("\n".join(f"{m:04o} {u}:{g} {n}" for m, u, g, n in rows))
     modes = {n: (m, u) for m, u, _, n in rows}
     for secret in ("/etc/shadow", "/etc/gshadow"):
@@ -52,10 +63,7 @@ def test_account_databases_protected(node, host, evidence) -> None:
 
 @pytest.mark.control("ANSSI-PA022-R37")
 def test_authorized_keys_private(node, host, evidence) -> None:
-    _, found = run(
-        host, "ls -d /root/.ssh /root/.ssh/authorized_keys /home/*/.ssh /home/*/.ssh/authorized_keys 2>/dev/null"
-    )
-    rows = _stat(host, found.split())
+    rows = _stat(host, AUTHORIZED_KEYS)
     evidence("\n".join(f"{m:04o} {u}:{g} {n}" for m, u, g, n in rows) or "no authorized_keys")
     bad = [f"{n} {m:04o}" for m, _, _, n in rows if m & 0o077]
     owner = [f"{n} owned by {u}" for _, u, _, n in rows
@@ -66,21 +74,21 @@ def test_authorized_keys_private(node, host, evidence) -> None:
 
 @pytest.mark.control("ANSSI-BP028-R53")
 def test_no_orphan_files(node, host, evidence) -> None:
-    _, out = run(host, r"find / -xdev \( -nouser -o -nogroup \) -print 2>/dev/null | head -20")
+    _, out = run(host, ORPHANS)
     evidence(f"files without a known owner: {out or 'none'}")
     assert not out, f"files without a known user or group: {out.splitlines()[:5]}"
 
 
 @pytest.mark.control("ANSSI-BP028-R54")
 def test_world_writable_dirs_sticky(node, host, evidence) -> None:
-    _, out = run(host, r"find / -xdev -type d -perm -0002 ! -perm -1000 -print 2>/dev/null | head -20")
+    _, out = run(host, WORLD_WRITABLE)
     evidence(f"world-writable directories without the sticky bit: {out or 'none'}")
     assert not out, f"world-writable directories without the sticky bit: {out.splitlines()[:5]}"
 
 
 @pytest.mark.control("ANSSI-BP028-R56")
 def test_setid_files_known(node, host, evidence) -> None:
-    _, out = run(host, r"find / -xdev -type f \( -perm -4000 -o -perm -2000 \) -print 2>/dev/null")
+    _, out = run(host, SETID)
     found = sorted(out.split())
     unknown = [p for p in found if p not in SETID_OK]
     evidence(f"set-id files: {found}")

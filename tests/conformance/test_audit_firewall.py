@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 import pytest
-from conformance_helpers import run
+from conformance_helpers import prefetch, run
 
 from segmenting.conformance.nft import Ruleset, differences
 from segmenting.render.nftables import TABLE
@@ -22,12 +22,15 @@ from segmenting.render.secrets import FakeSecrets
 
 pytestmark = pytest.mark.lab
 
+NFT_LIST = "nft -j list ruleset"
+prefetch(NFT_LIST)
+
 NFT_RENDERERS = ["nft-gateway", "nft-csu", "nft-dmz"]
 
 
 @pytest.fixture(scope="module")
 def live(host) -> Ruleset:
-    rc, out = run(host, "nft -j list ruleset")
+    rc, out = run(host, NFT_LIST)
     assert rc == 0, f"nft -j list ruleset failed: {out[:200]}"
     return Ruleset.from_json(out)
 

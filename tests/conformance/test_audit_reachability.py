@@ -30,7 +30,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def observed(lab, plan, topology) -> dict[str, str]:
+def observed(running_lab, plan, topology) -> dict[str, str]:
     cases = build_cases(plan, endpoints(plan, topology))
     return {c.id: o for c, o in zip(cases, run_cases(cases), strict=True)}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ipaddress import ip_address, ip_network
 
 import pytest
-from conformance_helpers import listeners, run
+from conformance_helpers import listeners, prefetch, run
 
 pytestmark = pytest.mark.lab
 
@@ -25,6 +25,9 @@ UNWANTED_UNITS = ("avahi-daemon", "cups", "rpcbind", "nfs-server", "bluetooth", 
                   "telnet.socket", "tftpd-hpa", "vsftpd")  # fmt: skip
 ADMIN_PORTS = {("tcp", 22), ("udp", 161), ("tcp", 830), ("tcp", 8443)}
 EPHEMERAL = 32768
+
+UNWANTED_ACTIVE = "systemctl is-active " + " ".join(UNWANTED_UNITS) + " 2>/dev/null"
+prefetch(UNWANTED_ACTIVE)
 
 
 def _loopback(addr: str) -> bool:
@@ -57,7 +60,7 @@ def test_no_cleartext_listener(node, socks, evidence) -> None:
 
 @pytest.mark.control("ANSSI-BP028-R62", "CNIL-F09")
 def test_unneeded_services_inactive(node, host, evidence) -> None:
-    _, out = run(host, "systemctl is-active " + " ".join(UNWANTED_UNITS) + " 2>/dev/null")
+    _, out = run(host, UNWANTED_ACTIVE)
     states = dict(zip(UNWANTED_UNITS, out.splitlines(), strict=False))
     active = [u for u, s in states.items() if s == "active"]
     evidence(f"unneeded units active: {active or 'none'}")

@@ -10,9 +10,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from conformance_helpers import run
+from conformance_helpers import prefetch, run
 
 pytestmark = [pytest.mark.lab, pytest.mark.control("ANSSI-PA022-R24")]
+
+SSHD_T = "sshd -T"
+TMOUT = "grep -hs -E '^[^#]*TMOUT=' /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc"
+SSH_ACTIVE = "systemctl is-active ssh.service"
+prefetch(SSHD_T, TMOUT, SSH_ACTIVE)
 
 WEAK_CIPHER = ("cbc", "arcfour", "3des", "blowfish", "cast128")
 WEAK_MAC = ("md5", "sha1", "umac-64", "ripemd")
@@ -40,7 +45,7 @@ SETTINGS = [
 
 @pytest.fixture(scope="module")
 def sshd_t(host) -> dict[str, str]:
-    rc, out = run(host, "sshd -T")
+    rc, out = run(host, SSHD_T)
     assert rc == 0, f"sshd -T failed: {out[:300]}"
     settings: dict[str, str] = {}
     for line in out.splitlines():
@@ -79,7 +84,7 @@ def test_idle_sessions_close(node, sshd_t, evidence) -> None:
 
 @pytest.mark.control("ANSSI-BP028-R32")
 def test_idle_shells_close(node, host, evidence) -> None:
-    _, out = run(host, "grep -hs -E '^[^#]*TMOUT=' /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc")
+    _, out = run(host, TMOUT)
     evidence(f"TMOUT lines: {out or '<none>'}")
     values = [int(v) for v in re.findall(r"TMOUT=(\d+)", out)]
     assert values, "no TMOUT for interactive shells"
@@ -87,6 +92,6 @@ def test_idle_shells_close(node, host, evidence) -> None:
 
 
 def test_sshd_running(node, host, evidence) -> None:
-    _, out = run(host, "systemctl is-active ssh.service")
+    _, out = run(host, SSH_ACTIVE)
     evidence(f"ssh.service: {out}")
     assert out == "active", f"ssh.service is {out}"

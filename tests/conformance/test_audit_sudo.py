@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from conformance_helpers import run
+from conformance_helpers import prefetch, run
 
 pytestmark = pytest.mark.lab
+
+SUDOERS = "cat /etc/sudoers /etc/sudoers.d/* 2>/dev/null"
+prefetch(SUDOERS)
 
 REQUIRED_DEFAULTS = ("use_pty", "env_reset", "noexec")
 
 
 @pytest.fixture(scope="module")
 def sudoers(host) -> list[str]:
-    rc, out = run(host, "cat /etc/sudoers /etc/sudoers.d/* 2>/dev/null")
+    rc, out = run(host, SUDOERS)
     assert rc in (0, 1) and out, "no sudoers policy found (is sudo installed?)"
     lines = [line.split("#", 1)[0].strip() for line in out.splitlines()]
     return [line for line in lines if line and not line.startswith(("@include", "#include"))]
