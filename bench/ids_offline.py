@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -27,12 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CLOISON = str(ROOT / ".venv" / "bin" / "cloison")
 
 
-def naive(path: Path, limit: int) -> tuple[int, float]:
+def naive(path: Path, limit: int) -> tuple[int, float, float]:
     from scapy.layers.inet import IP, TCP, UDP  # noqa: PLC0415
     from scapy.utils import PcapReader  # noqa: PLC0415
 
     n = 0
     start = time.perf_counter()
+    cpu = time.process_time()
     for p in PcapReader(str(path)):
         n += 1
         if IP in p:
@@ -41,7 +43,13 @@ def naive(path: Path, limit: int) -> tuple[int, float]:
             _ = (ip.src, ip.dst, ip.proto, getattr(l4, "sport", 0), getattr(l4, "dport", 0))
         if n >= limit:
             break
-    return n, time.perf_counter() - start
+    return n, time.perf_counter() - start, time.process_time() - cpu
+
+
+def child_cpu() -> float:
+    """CPU seconds (user + system) used by finished children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -66,18 +74,19 @@ def main() -> None:
         ("cloison ids replay (plan)", ["--allowlist", str(allow)]),
         ("cloison ids replay (--no-plan)", ["--no-plan"]),
     ):
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), child_cpu()
         out = subprocess.run(
             [CLOISON, "ids", "replay", str(pcap), *plan, "--stats", "--eve", str(work / "eve.json")],
             capture_output=True,
             text=True,
             check=True,
         )
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, child_cpu() - cpu
         stats = json.loads(out.stderr.strip().splitlines()[-1])
         results[label] = {
             "packets": stats["packets"],
             "seconds": wall,
+            "cpu": cpu,
             "pps": stats["packets"] / wall,
             "loop_pps": stats["pkt_per_s"],
             "alerts": stats["alerts"],
@@ -85,10 +94,11 @@ def main() -> None:
         }
         (work / "eve.json").unlink()
 
-    n, secs = naive(pcap, args.naive)
+    n, secs, naive_cpu = naive(pcap, args.naive)
     results["naive PcapReader loop"] = {
         "packets": n,
         "seconds": secs,
+        "cpu": naive_cpu,
         "pps": n / secs,
         "extrapolated_seconds": args.packets * secs / n,
     }
@@ -122,18 +132,25 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             check=True,
         )
-        wall = time.perf_counter() - t
-        results["tshark -T fields (5-tuple)"] = {"packets": args.packets, "seconds": wall, "pps": args.packets / wall}
+        wall, cpu = time.perf_counter() - t, child_cpu() - cpu
+        results["tshark -T fields (5-tuple)"] = {
+            "packets": args.packets,
+            "seconds": wall,
+            "cpu": cpu,
+            "pps": args.packets / wall,
+        }
 
     base = results["naive PcapReader loop"]["pps"]
+    base_cpu = results["naive PcapReader loop"]["packets"] / results["naive PcapReader loop"]["cpu"]
     print(f"\nload average before/after: {os.getloadavg()}, cores: {os.cpu_count()}")
-    print("\n| reader | packets | wall s | packets/s | × naive |")
-    print("|---|---:|---:|---:|---:|")
+    print("\n| reader | packets | wall s | packets/s (wall) | × naive | CPU s | packets/CPU-s | × naive (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, r in results.items():
         extra = r.get("extrapolated_seconds")
         note = f" (extrapolated: {extra:.0f} s for all)" if extra else ""
         print(
-            f"| {label}{note} | {int(r['packets']):,} | {r['seconds']:.1f} | {r['pps']:,.0f} | {r['pps'] / base:.1f} |"
+            f"| {label}{note} | {int(r['packets']):,} | {r['seconds']:.1f} | {r['pps']:,.0f} | {r['pps'] / base:.1f} | "
+            f"{r['cpu']:.1f} | {r['packets'] / r['cpu']:,.0f} | {r['packets'] / r['cpu'] / base_cpu:.1f} |"
         )
     for label, r in results.items():
         if "alerts" in r:

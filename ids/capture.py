@@ -9,6 +9,7 @@ accumulated here). Frames go to :meth:`Engine.process` exactly as a capture file
 
 from __future__ import annotations
 
+import mmap
 import select
 import socket
 import struct
@@ -26,6 +27,13 @@ PACKET_MR_PROMISC = 1
 PACKET_STATISTICS = 6
 SO_RCVBUFFORCE = 33
 PACKET_OUTGOING = 4
+PACKET_RX_RING = 5
+PACKET_VERSION = 10
+TPACKET_V3 = 2
+TP_STATUS_USER = 1
+_BLOCK = struct.Struct("III")  # block_status, num_pkts, offset_to_first_pkt (at +8)
+_HDR = struct.Struct("IIIIIIH")  # next, sec, nsec, snaplen, len, status, mac offset
+_SLL_PKTTYPE = 48 + 10  # sockaddr_ll after the aligned tpacket3_hdr, sll_pkttype in it
 
 
 class CaptureError(CloisonError):
@@ -33,8 +41,20 @@ class CaptureError(CloisonError):
 
 
 class LiveCapture:
-    def __init__(self, iface: str, bpf: str | None = None, rcvbuf: int = 64 << 20) -> None:
+    def __init__(
+        self,
+        iface: str,
+        bpf: str | None = None,
+        rcvbuf: int = 64 << 20,
+        *,
+        ring: bool = True,
+        block_size: int = 1 << 20,
+        blocks: int = 64,
+    ) -> None:
         self.iface = iface
+        self.ring: mmap.mmap | None = None
+        self.block_size = block_size
+        self.blocks = blocks
         self.received = 0
         self.drops = 0
         try:
@@ -57,22 +77,55 @@ class LiveCapture:
             except Exception as exc:
                 sock.close()
                 raise CaptureError(f"cannot compile the BPF filter {bpf!r}: {exc}") from exc
+        if ring:
+            self._setup_ring(sock)
         sock.bind((iface, ETH_P_ALL))
         mreq = struct.pack("IHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
         sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         sock.setblocking(False)
         self.sock = sock
 
+    def _setup_ring(self, sock: socket.socket) -> None:
+        """A TPACKET_V3 receive ring (packet_mmap.rst): the kernel fills 1 MiB blocks that
+        Python reads in place, one poll per block instead of one syscall per frame. A block
+        is handed over when full or after 50 ms, which bounds the added alert latency."""
+        frame_size = 2048
+        req = struct.pack(
+            "7I",
+            self.block_size,
+            self.blocks,
+            frame_size,
+            self.block_size * self.blocks // frame_size,
+            50,
+            0,
+            0,
+        )
+        try:
+            sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
+            self.ring = mmap.mmap(
+                sock.fileno(),
+                self.block_size * self.blocks,
+                mmap.MAP_SHARED,
+                mmap.PROT_READ | mmap.PROT_WRITE,
+            )
+        except OSError:
+            self.ring = None  # no ring support: fall back to one recvfrom per frame
+
     def kernel_stats(self) -> tuple[int, int]:
         """(frames passed to the socket, frames dropped), cumulative since opening."""
-        raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
-        packets, drops = struct.unpack("II", raw)
+        size = 12 if self.ring is not None else 8  # tpacket_stats_v3 has a third counter
+        raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, size)
+        packets, drops = struct.unpack("II", raw[:8])
         self.received += packets
         self.drops += drops
         return self.received, self.drops
 
     def run(self, engine: Engine, stop: threading.Event, duration: float | None = None) -> None:
         """Feed the engine until ``stop`` is set or ``duration`` seconds passed."""
+        if self.ring is not None:
+            self._run_ring(engine, stop, duration)
+            return
         recvfrom = self.sock.recvfrom
         process = engine.process
         now = time.time
@@ -98,5 +151,40 @@ class LiveCapture:
             engine.idle(t)
             poller.poll(200)
 
+    def _run_ring(self, engine: Engine, stop: threading.Event, duration: float | None) -> None:
+        mm = self.ring
+        assert mm is not None
+        process = engine.process
+        now = time.time
+        iface = self.iface
+        block_size, blocks = self.block_size, self.blocks
+        block_hdr, frame_hdr = _BLOCK.unpack_from, _HDR.unpack_from
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN | select.POLLERR)
+        end = now() + duration if duration is not None else float("inf")
+        i = 0
+        while not stop.is_set():
+            base = i * block_size
+            status, count, off = block_hdr(mm, base + 8)
+            if not status & TP_STATUS_USER:
+                t = now()
+                if t >= end:
+                    break
+                engine.idle(t)
+                poller.poll(200)
+                continue
+            off += base
+            for _ in range(count):
+                nxt, sec, nsec, snap, _len, _st, mac = frame_hdr(mm, off)
+                if mm[off + _SLL_PKTTYPE] != PACKET_OUTGOING:
+                    process(sec + nsec * 1e-9, LINKTYPE_ETHERNET, mm[off + mac : off + mac + snap], iface)
+                off += nxt
+            struct.pack_into("I", mm, base + 8, 0)  # TP_STATUS_KERNEL: the block is free again
+            i = (i + 1) % blocks
+            if now() >= end:
+                break
+
     def close(self) -> None:
+        if self.ring is not None:
+            self.ring.close()
         self.sock.close()
