@@ -13,6 +13,7 @@ editor mapping ``inventory/*/*.yml`` works too. See docs/cli.md for the editor s
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -41,10 +42,19 @@ def _add_network_patterns(node: Any) -> None:
             _add_network_patterns(item)
 
 
-def _model_schema() -> tuple[dict[str, Any], dict[str, Any], set[str]]:
-    """(definitions, top-level properties, required top-level keys) of the whole inventory."""
+@functools.cache
+def _model_schema_text() -> str:
     schema = Inventory.model_json_schema(mode="validation")
     _add_network_patterns(schema)
+    return json.dumps(schema)
+
+
+def _model_schema() -> tuple[dict[str, Any], dict[str, Any], set[str]]:
+    """(definitions, top-level properties, required top-level keys) of the whole inventory.
+
+    Generated once per process (pydantic takes a while), handed out as fresh dicts each time.
+    """
+    schema = json.loads(_model_schema_text())
     return schema.pop("$defs"), schema["properties"], set(schema.get("required", ()))
 
 

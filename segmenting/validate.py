@@ -114,27 +114,13 @@ def _check_ids(inv: Inventory) -> Iterable[Problem]:
             first[mac] = f"{file}:{path}"
 
 
-def _suggest(choices: Iterable[str], listing: str) -> Callable[[str], str]:
-    """A fix for an unknown reference: the nearest known id when there is one, else a few ids."""
+def _suggest(choices: Iterable[str], otherwise: str) -> Callable[[str], str]:
+    """A fix for an unknown reference: the nearest known id when one is close (a typo), else ``otherwise``."""
     pool = sorted(choices)
 
     def fix(wrong: str) -> str:
         close = get_close_matches(wrong, pool, n=1)
-        return f"did you mean {close[0]!r}? (known: {listing})" if close else f"use one of {listing}"
-
-    return fix
-
-
-def _site_fix(sites: Iterable[str]) -> Callable[[str], str]:
-    pool = sorted(sites)
-
-    def fix(wrong: str) -> str:
-        close = get_close_matches(wrong, pool, n=1)
-        return (
-            f"did you mean {close[0]!r}? Otherwise declare the site in sites.yml"
-            if close
-            else ("use a site id declared in sites.yml")
-        )
+        return f"did you mean {close[0]!r}? Otherwise {otherwise}" if close else otherwise
 
     return fix
 
@@ -144,8 +130,8 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
     sites = {s.id: s for s in inv.sites}
     agents = {a.id: a for a in inv.agents}
     known = ", ".join(sorted(communes)[:5]) + ("..." if len(communes) > 5 else "")
-    commune_fix = _suggest(communes, known)
-    site_fix = _site_fix(sites)
+    commune_fix = _suggest(communes, f"use one of {known}")
+    site_fix = _suggest(sites, "declare the site in sites.yml")
 
     if inv.csu.commune not in communes:
         yield Problem(
@@ -228,7 +214,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                     "agents.yml",
                     f"agents[{i}].communes[{j}]",
                     f"agent {agent.id} is habilitated for {commune!r}, which is not in this deployment",
-                    "remove it, or " + commune_fix(commune),
+                    commune_fix(commune) + ", or remove it",
                 )
         if agent.habilitation.expires < today:
             yield Problem(
@@ -275,7 +261,7 @@ def _check_refs(inv: Inventory, today: date) -> Iterable[Problem]:
                 "state.yml",
                 f"state_convention.shared_communes[{i}]",
                 f"the State convention shares commune {commune!r}, which does not exist",
-                "remove it, or " + commune_fix(commune),
+                commune_fix(commune) + ", or remove it",
             )
     for i, maint in enumerate(inv.maintainers):
         for j, site_id in enumerate(maint.sites):
@@ -482,7 +468,7 @@ def _check_legal(inv: Inventory) -> Iterable[Problem]:
 
 def _check_extra_flows(inv: Inventory) -> Iterable[Problem]:
     sites = {s.id for s in inv.sites}
-    site_fix = _site_fix(sites)
+    site_fix = _suggest(sites, "use a site id declared in sites.yml")
     host_ids = {h.id for h in inv.csu.hosts} | {c.id for c in inv.cameras}
     for i, flow in enumerate(inv.flows):
         for end_name in ("src", "dst"):
