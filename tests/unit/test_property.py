@@ -12,17 +12,19 @@ It works on the in-memory files (``segmenting.synth.generate()`` is the referenc
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from segmenting import synth
 from segmenting.allocate import LOCK_FILE, Lock
 from segmenting.errors import InvalidInventory
 from segmenting.loader import parse
-from segmenting.model import FILES
+from segmenting.model import FILES, Zone
 from segmenting.plan import build_plan, plan_to_json
 from segmenting.validate import check
 
@@ -126,6 +128,8 @@ def test_any_mutation_gives_a_plan_or_clear_problems(data: st.DataObject) -> Non
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         _mutate(data, files)
     result = outcome(files)
+    # `pytest --hypothesis-show-statistics` shows how the examples split between outcomes.
+    event("valid plan" if isinstance(result, str) else f"refused in {min(f for f, _ in result or [('?', '')])}")
     if isinstance(result, list):
         assert result, "InvalidInventory without a problem"
         for file, message in result:
@@ -136,3 +140,102 @@ def test_any_mutation_gives_a_plan_or_clear_problems(data: st.DataObject) -> Non
 def test_the_reference_itself_plans() -> None:
     result = outcome(copy.deepcopy(REFERENCE))
     assert isinstance(result, str) and result.startswith("{")
+
+
+# --- changes a user makes on purpose: pins, overrides, extra flows, an edited lock ---------------
+
+REFERENCE_LOCK = json.loads((Path(__file__).resolve().parents[2] / "inventory/ingeagglo" / LOCK_FILE).read_text())
+SITE_IDS = [s["id"] for s in REFERENCE["sites.yml"]["sites"]]
+HOST_IDS = [h["id"] for h in REFERENCE["deployment.yml"]["csu"]["hosts"]] + ["cam-00001", "cam-00100", "nobody"]
+ZONES = [z.value for z in Zone]
+PORTS = st.one_of(
+    st.sampled_from([21, 22, 23, 53, 69, 80, 123, 161, 443, 500, 554, 830, 4500, 8443, 8554]), st.integers(1, 65535)
+)
+
+
+def _flows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    flows = []
+    for index in range(draw(st.integers(0, 3))):
+
+        def end() -> dict[str, Any]:
+            out: dict[str, Any] = {"zone": draw(st.sampled_from(ZONES))}
+            if draw(st.booleans()):
+                out["site"] = draw(st.sampled_from([*SITE_IDS, "s-nowhere"]))
+            if draw(st.booleans()):
+                out["hosts"] = draw(st.lists(st.sampled_from(HOST_IDS), max_size=2))
+            return out
+
+        flows.append(
+            {
+                "id": f"x-{index}",
+                "src": end(),
+                "dst": end(),
+                "proto": draw(st.sampled_from(["tcp", "udp", "icmp"])),
+                "ports": draw(st.lists(PORTS, max_size=3)),
+                "service": draw(st.sampled_from(["ssh", "http", "rtsp", "dns", "ike", "custom"])),
+                "purpose": "property test",
+                "controls": ["ANSSI-HYG-19"],
+            }
+        )
+    return flows
+
+
+@st.composite
+def edited(draw: st.DrawFn) -> tuple[dict[str, Any], Lock]:
+    files = copy.deepcopy(REFERENCE)
+    cameras = files["cameras.yml"]["cameras"]
+    sites = files["sites.yml"]["sites"]
+    for _ in range(draw(st.integers(0, 4))):
+        cam = cameras[draw(st.integers(0, len(cameras) - 1))]
+        choice = draw(st.sampled_from(["ip", "port", "drop", "move"]))
+        if choice == "ip":
+            cam["ip"] = f"10.64.{draw(st.integers(0, 104))}.{draw(st.integers(0, 255))}"
+        elif choice == "port":
+            cam["port"] = draw(st.integers(1, 50))
+        elif choice == "drop":
+            cameras.remove(cam)
+        else:
+            site = sites[draw(st.integers(0, len(sites) - 1))]
+            cam["site"], cam["commune"] = site["id"], site["commune"]
+    for _ in range(draw(st.integers(0, 3))):
+        site = sites[draw(st.integers(0, len(sites) - 1))]
+        choice = draw(st.sampled_from(["block", "vlan", "transport", "ports"]))
+        if choice == "block":
+            site["block"] = f"10.{draw(st.sampled_from([64, 65, 79, 80]))}.{draw(st.integers(0, 63)) * 4}.0/22"
+        elif choice == "vlan":
+            zone = draw(st.sampled_from(["cameras", "quarantine", "site_mgmt", "unused"]))
+            site.setdefault("vlans", {})[zone] = draw(st.sampled_from([10, 110, 999, 4000, 1, 4094, 200]))
+        elif choice == "transport":
+            site["transport"] = draw(st.sampled_from(["fiber", "vdsl", "cellular"]))
+        else:
+            site["switch"]["ports"] = draw(st.sampled_from([4, 8, 12, 24, 48]))
+    files["flows.yml"] = {"flows": _flows(draw)}
+    sections = {name: dict(REFERENCE_LOCK[name]) for name in ("sites", "transport", "cameras", "csu_hosts")}
+    lock = Lock(**sections) if draw(st.booleans()) else Lock()
+    for _ in range(draw(st.integers(0, 2))):
+        section = draw(st.sampled_from(["sites", "transport", "cameras", "csu_hosts"]))
+        entries = getattr(lock, section)
+        key = draw(st.sampled_from([*sorted(entries)[:5], "ghost"]))
+        entries[key] = draw(
+            st.sampled_from(["10.64.0.10", "10.64.0.0/22", "10.255.0.0/30", "10.0.1.10", "junk", "10.0.99.1"])
+        )
+    return files, lock
+
+
+@settings(max_examples=150, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(edited())
+def test_deliberate_edits_give_a_plan_or_clear_problems(case: tuple[dict[str, Any], Lock]) -> None:
+    files, lock = case
+    try:
+        inventory = parse(files)
+        problems = check(inventory, AS_OF)
+        if problems:
+            raise InvalidInventory(problems)
+        plan = build_plan(inventory, lock)
+        event("valid plan")
+        assert plan_to_json(plan) == plan_to_json(build_plan(inventory, lock))  # deterministic
+    except InvalidInventory as exc:
+        event(f"refused in {exc.problems[0].file}")
+        for p in exc.problems:
+            assert p.file in KNOWN_FILES, p.render()
+            assert p.message.strip() and p.fix.strip(), p.render()
