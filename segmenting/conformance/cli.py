@@ -42,7 +42,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         results: dict[str, Any] = json.loads(Path(args.from_results).read_text(encoding="utf-8"))
     else:
         hosts = tuple(h for h in (args.hosts or "").split(",") if h)
-        opts = RunOptions(out, deployment, hosts, Path(args.lab_dir) if args.lab_dir else None, not args.no_network)
+        opts = RunOptions(
+            out,
+            deployment,
+            hosts,
+            Path(args.lab_dir) if args.lab_dir else None,
+            network=not args.no_network,
+            inventory=Path(args.inventory) if args.inventory else None,
+        )
         results = run_checks(opts)
     as_of = args.as_of or date.today()
     audit, paths = write_reports(catalog, results, waivers, as_of, out, deployment=deployment.name)
@@ -76,6 +83,12 @@ def register(sub: Any) -> None:
     p.add_argument("--as-of", type=_date, default=None, metavar="YYYY-MM-DD", help="judge waiver expiry on this date")
     p.add_argument("--lab-dir", default=None, metavar="DIR", help="the lab's directory (default: the lab's own)")
     p.add_argument("--no-network", action="store_true", help="skip the reachability probes")
+    p.add_argument(
+        "--inventory",
+        default=None,
+        metavar="FILE",
+        help="audit the hosts of this Ansible inventory instead of the lab (host checks only)",
+    )
     p.add_argument(
         "--from-results", default=None, metavar="FILE", help="re-render from a recorded results.json (no checks run)"
     )

@@ -40,11 +40,12 @@ class RunOptions:
     lab_dir: Path | None = None
     network: bool = True
     extra: tuple[str, ...] = ()
+    inventory: Path | None = None  # audit a deployment's hosts (Ansible inventory) instead of the lab
 
 
 def pytest_argv(opts: RunOptions, checks_dir: Path = CHECKS_DIR) -> list[str]:
     files = sorted(str(p) for p in checks_dir.glob("test_audit_*.py"))
-    if not opts.network:
+    if not opts.network or opts.inventory:  # probes run from the lab's namespaces only
         files = [f for f in files if not f.endswith("test_audit_reachability.py")]
     if not files:
         raise AuditRunError(f"no conformance checks found in {checks_dir} (they ship with the repository)")
@@ -60,6 +61,8 @@ def pytest_argv(opts: RunOptions, checks_dir: Path = CHECKS_DIR) -> list[str]:
         argv.append(f"--audit-hosts={','.join(opts.hosts)}")
     if opts.lab_dir:
         argv.append(f"--lab-dir={opts.lab_dir}")
+    if opts.inventory:
+        argv.append(f"--audit-inventory={opts.inventory.resolve()}")
     return [*argv, *opts.extra]
 
 
@@ -67,7 +70,9 @@ def run_checks(opts: RunOptions) -> dict[str, Any]:
     opts.out.mkdir(parents=True, exist_ok=True)
     argv = pytest_argv(opts)
     log = opts.out / "pytest.log"
-    env = dict(os.environ)
+    # testinfra's ansible:// backend runs ansible-inventory: the venv's tools and the project's config
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
     with log.open("w", encoding="utf-8") as fh:
         proc = subprocess.run(
             argv, stdout=fh, stderr=subprocess.STDOUT, cwd=CHECKS_DIR.parents[1], env=env, check=False

@@ -11,7 +11,50 @@ from __future__ import annotations
 import re
 import secrets
 import shlex
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from segmenting.plan import Plan
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A lab node as the checks see it: its name, the plan hosts and kinds it plays."""
+
+    name: str
+    plays: tuple[str, ...]
+    kinds: tuple[str, ...]
+    site: str | None
+    mgmt_ip: str = ""  # the address the auditor reaches it on (its administration side)
+
+    @property
+    def audit_target(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def inventory_nodes(plan: Plan, path: Path) -> list[NodeSpec]:
+    """Hosts of an Ansible inventory (YAML, the lab's shape): plan hosts sharing an address are one node."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    hosts: dict[str, Any] = (doc.get("all") or {}).get("hosts") or {}
+    by_address: dict[str, list[str]] = {}
+    for name, hostvars in hosts.items():
+        by_address.setdefault(str((hostvars or {}).get("ansible_host", name)), []).append(name)
+    known = {h.id for h in plan.hosts}
+    nodes = []
+    for address, names in by_address.items():
+        plays = tuple(n for n in names if n in known)
+        if not plays:
+            continue
+        kinds = tuple(sorted({plan.host(h).kind for h in plays}))
+        nodes.append(NodeSpec(plays[0], plays, kinds, plan.host(plays[0]).site, address))
+    return sorted(nodes, key=lambda n: n.name)
+
 
 PREFETCH: dict[str, None] = {}  # ordered set of commands the checks will run on every host
 _CACHE: dict[tuple[str, str], tuple[int, str]] = {}
@@ -23,7 +66,8 @@ def prefetch(*commands: str) -> None:
 
 
 def host_name(host: Any) -> str:
-    return str(host.backend.host.name)
+    target = host.backend.host  # a HostSpec (ssh://) or the inventory name (ansible://)
+    return str(getattr(target, "name", target))
 
 
 def gather(host: Any, commands: list[str]) -> int:

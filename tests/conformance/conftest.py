@@ -16,13 +16,12 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import testinfra
-from conformance_helpers import PREFETCH, gather
+from conformance_helpers import PREFETCH, NodeSpec, gather, inventory_nodes
 
 from segmenting.api import load_plan
 from segmenting.conformance.catalog import load_catalog
@@ -56,28 +55,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--deployment", default=None, metavar="DIR", help="deployment folder (default inventory/ingeagglo)")
     group.addoption("--lab-dir", default=None, metavar="DIR", help="the lab's directory (ssh_config, state.json)")
     group.addoption("--audit-hosts", default=None, metavar="H1,H2", help="only these lab nodes")
+    group.addoption(
+        "--audit-inventory",
+        default=None,
+        metavar="FILE",
+        help="audit the hosts of this Ansible inventory (testinfra ansible://) instead of the lab",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     _plugin_configure(config)
     config.addinivalue_line("markers", "runs_on(*kinds): plan host kinds a check runs on (default: its controls')")
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """A lab node as the checks see it: its name, the plan hosts and kinds it plays."""
-
-    name: str
-    plays: tuple[str, ...]
-    kinds: tuple[str, ...]
-    site: str | None
-
-    @property
-    def audit_target(self) -> str:
-        return self.name
-
-    def __str__(self) -> str:
-        return self.name
 
 
 def _opt(config: pytest.Config, name: str) -> Any:
@@ -116,10 +104,14 @@ def lab_topology(config: pytest.Config) -> Topology:
 def lab_nodes(config: pytest.Config) -> list[NodeSpec]:
     plan = deployment_plan(config)
     only = {h for h in (_opt(config, "audit_hosts") or "").split(",") if h}
-    nodes = [
-        NodeSpec(n.id, n.plays, tuple(sorted({plan.host(h).kind for h in n.plays})), n.site)
-        for n in lab_topology(config).nodes
-    ]
+    inventory = _opt(config, "audit_inventory")
+    if inventory:
+        nodes = inventory_nodes(plan, Path(inventory))
+    else:
+        nodes = [
+            NodeSpec(n.id, n.plays, tuple(sorted({plan.host(h).kind for h in n.plays})), n.site, n.mgmt_ip)
+            for n in lab_topology(config).nodes
+        ]
     return [n for n in nodes if not only or n.name in only]
 
 
@@ -161,17 +153,24 @@ def running_lab(pytestconfig: pytest.Config) -> LabPaths:
     """The running lab, audited as it is: never brought up or torn down by a check.
 
     Fails (does not skip) when a lab check runs without a lab: an audit with nothing to audit is
-    not a pass.
+    not a pass. With ``--audit-inventory`` the hosts are a deployment's, not the lab's.
     """
     paths = lab_paths(pytestconfig)
+    inventory = _opt(pytestconfig, "audit_inventory")
+    if inventory:
+        if not Path(inventory).exists():
+            pytest.fail(f"inventory {inventory} does not exist", pytrace=False)
+        return paths
     st = lab_state.load(paths.state)
     if st.phase != "up" or not paths.ssh_config.exists():
         pytest.fail(f"the lab is not up ({paths.state}: phase {st.phase!r}); run `cloison lab up` first", pytrace=False)
     return paths
 
 
-def _testinfra_host(name: str, paths: LabPaths, control_dir: str) -> testinfra.host.Host:
+def _testinfra_host(name: str, paths: LabPaths, control_dir: str, inventory: str | None) -> testinfra.host.Host:
     """testinfra over SSH, multiplexed: one TCP connection per node for the whole audit."""
+    if inventory:  # testinfra reads the connection from the inventory (user, key, address, ssh args)
+        return testinfra.get_host(f"ansible://{name}?ansible_inventory={inventory}")
     return testinfra.get_host(
         f"ssh://{name}",
         ssh_config=str(paths.ssh_config),
@@ -185,12 +184,13 @@ def _prefetched(running_lab: LabPaths, pytestconfig: pytest.Config) -> Any:
     """Every declared read-only command, run once per node, all nodes in parallel; masters closed at the end."""
     control_dir = tempfile.mkdtemp(prefix="caud-ssh-")
     names = [n.name for n in lab_nodes(pytestconfig)]
-    hosts = {name: _testinfra_host(name, running_lab, control_dir) for name in names}
+    inventory = _opt(pytestconfig, "audit_inventory")
+    hosts = {name: _testinfra_host(name, running_lab, control_dir, inventory) for name in names}
     commands = list(PREFETCH)
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
         list(pool.map(lambda h: gather(h, commands), hosts.values()))
     yield control_dir
-    for name in names:  # close the multiplexing masters this audit opened
+    for name in [] if inventory else names:  # close the multiplexing masters this audit opened
         subprocess.run(
             ["ssh", "-F", str(running_lab.ssh_config), "-o", f"ControlPath={control_dir}/%C", "-O", "exit", name],
             capture_output=True, check=False, timeout=10,
@@ -199,6 +199,6 @@ def _prefetched(running_lab: LabPaths, pytestconfig: pytest.Config) -> Any:
 
 
 @pytest.fixture(scope="module")
-def host(node: NodeSpec, running_lab: LabPaths, _prefetched: str) -> testinfra.host.Host:
+def host(node: NodeSpec, running_lab: LabPaths, _prefetched: str, pytestconfig: pytest.Config) -> testinfra.host.Host:
     """testinfra host for the node (commands declared with ``prefetch`` are answered from the cache)."""
-    return _testinfra_host(node.name, running_lab, _prefetched)
+    return _testinfra_host(node.name, running_lab, _prefetched, _opt(pytestconfig, "audit_inventory"))

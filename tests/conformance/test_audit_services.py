@@ -46,10 +46,6 @@ def socks(host) -> list[tuple[str, str, int, str]]:
     return listeners(host)
 
 
-def _lab_mgmt_ip(topology, node) -> str:
-    return next(n.mgmt_ip for n in topology.nodes if n.id == node.name)
-
-
 @pytest.mark.control("ANSSI-HYG-21", "CNIL-F08")
 def test_no_cleartext_listener(node, socks, evidence) -> None:
     evidence("listeners: " + ", ".join(f"{p} {a}:{port} ({proc})" for p, a, port, proc in socks))
@@ -94,9 +90,9 @@ def test_listeners_match_the_plan(node, socks, plan, evidence) -> None:
 
 
 @pytest.mark.control("ANSSI-PA022-R17")
-def test_admin_ports_on_admin_side(node, socks, plan, topology, evidence) -> None:
+def test_admin_ports_on_admin_side(node, socks, plan, evidence) -> None:
     """SSH and other admin ports are bound to the administration side only, never to every interface."""
-    allowed = {_lab_mgmt_ip(topology, node)} | {plan.host(h).ip for h in node.plays}
+    allowed = {node.mgmt_ip} | {plan.host(h).ip for h in node.plays}
     admin = [(p, a, port) for p, a, port, _ in socks if (p, port) in ADMIN_PORTS and not _loopback(a)]
     evidence(f"admin listeners: {[f'{p} {a}:{port}' for p, a, port in admin] or 'none'}; "
              f"administration-side addresses: {sorted(allowed)}")  # fmt: skip

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conformance_helpers import inventory_nodes
 
 from segmenting import cli
+from segmenting.api import load_plan
 from segmenting.conformance.runner import RunOptions, pytest_argv
 from segmenting.errors import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK
 
@@ -54,3 +56,18 @@ def test_pytest_command_line(tmp_path: Path) -> None:
     assert not any(f.endswith("test_audit_reachability.py") for f in files)
     assert f"--junitxml={tmp_path / 'junit.xml'}" in argv and "--audit-hosts=csu-log" in argv
     assert argv[argv.index("lab") - 1] == "-m"  # only the lab checks, never the unit tests
+
+
+def test_inventory_hosts_become_nodes(tmp_path: Path) -> None:
+    """A deployment's Ansible inventory (the lab's shape): plan hosts sharing an address are one node."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n"
+        "    csu-radius: {ansible_host: 172.31.254.6}\n    csu-ntp: {ansible_host: 172.31.254.6}\n"
+        "    csu-rec-01: {ansible_host: 172.31.254.14}\n    printer: {ansible_host: 172.31.254.99}\n"
+    )
+    plan = load_plan(Path(__file__).resolve().parents[3] / "inventory" / "ingeagglo")
+    nodes = {n.name: n for n in inventory_nodes(plan, inventory)}
+    assert set(nodes) == {"csu-radius", "csu-rec-01"}  # hosts outside the plan are not audited
+    assert nodes["csu-radius"].plays == ("csu-radius", "csu-ntp") and nodes["csu-radius"].kinds == ("ntp", "radius")
+    assert nodes["csu-rec-01"].mgmt_ip == "172.31.254.14"
