@@ -33,6 +33,8 @@ TPACKET_V3 = 2
 TP_STATUS_USER = 1
 _BLOCK = struct.Struct("III")  # block_status, num_pkts, offset_to_first_pkt (at +8)
 _HDR = struct.Struct("IIIIIIH")  # next, sec, nsec, snaplen, len, status, mac offset
+_VLAN = struct.Struct("IH")  # tpacket_hdr_variant1 at +32: vlan_tci, vlan_tpid
+TP_STATUS_VLAN_VALID = 1 << 4
 _SLL_PKTTYPE = 48 + 10  # sockaddr_ll after the aligned tpacket3_hdr, sll_pkttype in it
 
 
@@ -53,6 +55,7 @@ class LiveCapture:
     ) -> None:
         self.iface = iface
         self.ring: mmap.mmap | None = None
+        self.ring_frames = 0
         self.block_size = block_size
         self.blocks = blocks
         self.received = 0
@@ -62,7 +65,9 @@ class LiveCapture:
         except OSError as exc:
             raise CaptureError(f"interface {iface!r} does not exist") from exc
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            # Protocol 0: the socket receives nothing until bind() names the interface, so no
+            # frame from another interface slips in while the filter and ring are set up.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         except PermissionError as exc:
             raise CaptureError("capturing needs root (or CAP_NET_RAW)") from exc
         try:
@@ -79,7 +84,7 @@ class LiveCapture:
                 raise CaptureError(f"cannot compile the BPF filter {bpf!r}: {exc}") from exc
         if ring:
             self._setup_ring(sock)
-        sock.bind((iface, ETH_P_ALL))
+        sock.bind((iface, ETH_P_ALL))  # CPython applies htons to the protocol itself
         mreq = struct.pack("IHH8s", ifindex, PACKET_MR_PROMISC, 0, b"")
         sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
         sock.setblocking(False)
@@ -152,37 +157,59 @@ class LiveCapture:
             poller.poll(200)
 
     def _run_ring(self, engine: Engine, stop: threading.Event, duration: float | None) -> None:
-        mm = self.ring
-        assert mm is not None
-        process = engine.process
-        now = time.time
-        iface = self.iface
-        block_size, blocks = self.block_size, self.blocks
-        block_hdr, frame_hdr = _BLOCK.unpack_from, _HDR.unpack_from
         poller = select.poll()
         poller.register(self.sock.fileno(), select.POLLIN | select.POLLERR)
+        now = time.time
         end = now() + duration if duration is not None else float("inf")
         i = 0
         while not stop.is_set():
-            base = i * block_size
-            status, count, off = block_hdr(mm, base + 8)
-            if not status & TP_STATUS_USER:
-                t = now()
-                if t >= end:
+            if self._ring_block(engine, i):
+                i = (i + 1) % self.blocks
+                if now() >= end:
                     break
-                engine.idle(t)
-                poller.poll(200)
                 continue
-            off += base
-            for _ in range(count):
-                nxt, sec, nsec, snap, _len, _st, mac = frame_hdr(mm, off)
-                if mm[off + _SLL_PKTTYPE] != PACKET_OUTGOING:
-                    process(sec + nsec * 1e-9, LINKTYPE_ETHERNET, mm[off + mac : off + mac + snap], iface)
-                off += nxt
-            struct.pack_into("I", mm, base + 8, 0)  # TP_STATUS_KERNEL: the block is free again
-            i = (i + 1) % blocks
-            if now() >= end:
+            t = now()
+            if t >= end:
                 break
+            engine.idle(t)
+            poller.poll(200)
+        # On the way out, let the kernel retire the block being filled (50 ms timeout) and
+        # process what is left, so stopping the sensor does not skip the last frames.
+        deadline = now() + 1.0
+        while now() < deadline:
+            if self._ring_block(engine, i):
+                i = (i + 1) % self.blocks
+            elif self.ring_frames >= self.kernel_stats()[0]:
+                break
+            else:
+                time.sleep(0.01)
+
+    def _ring_block(self, engine: Engine, i: int) -> bool:
+        """Process ring block ``i`` if the kernel handed it over; False when it has not."""
+        mm = self.ring
+        assert mm is not None
+        base = i * self.block_size
+        status, count, off = _BLOCK.unpack_from(mm, base + 8)
+        if not status & TP_STATUS_USER:
+            return False
+        process = engine.process
+        frame_hdr = _HDR.unpack_from
+        iface = self.iface
+        off += base
+        self.ring_frames += count
+        for _ in range(count):
+            nxt, sec, nsec, snap, _len, st, mac = frame_hdr(mm, off)
+            if mm[off + _SLL_PKTTYPE] != PACKET_OUTGOING:
+                frame = mm[off + mac : off + mac + snap]
+                if st & TP_STATUS_VLAN_VALID and len(frame) >= 12:
+                    # The kernel took the 802.1Q tag off (VLAN offload): put it back so the
+                    # camera-VLAN checks see what a capture file would show.
+                    tci, tpid = _VLAN.unpack_from(mm, off + 32)
+                    frame = frame[:12] + struct.pack("!HH", tpid or 0x8100, tci & 0xFFFF) + frame[12:]
+                process(sec + nsec * 1e-9, LINKTYPE_ETHERNET, frame, iface)
+            off += nxt
+        struct.pack_into("I", mm, base + 8, 0)  # TP_STATUS_KERNEL: the block is free again
+        return True
 
     def close(self) -> None:
         if self.ring is not None:

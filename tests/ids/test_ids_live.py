@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 from cidslab import veth_lab
-from idsite import ATTACKER_IP, CAM_IPS, RECORDER, attacker, cam_frame, write_allowlist
+from idsite import ATTACKER_IP, CAM_IPS, CAM_VLAN, RECORDER, attacker, cam_frame, write_allowlist
 from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
 from ids import allowlist
 from ids.bpf import media_exclusion
 from ids.capture import LiveCapture
 from ids.engine import Engine
-from ids.signatures import ADMIN_CLEARTEXT
+from ids.signatures import ADMIN_CLEARTEXT, UNKNOWN_DEVICE
 
 SENDER = r"""
 import socket, sys, time
@@ -44,7 +45,14 @@ def test_live_sensor_flags_an_attacker_within_a_second(tmp_path: Path) -> None:
     rtp = cam_frame() / IP(src=CAM_IPS[0], dst=RECORDER) / UDP(sport=6970, dport=50000) / Raw(b"\x80\x60" + bytes(200))
     rtcp = cam_frame() / IP(src=CAM_IPS[0], dst=RECORDER) / UDP(sport=6971, dport=50001) / Raw(b"\x80\xc8" + bytes(26))
     telnet = attacker() / IP(src=ATTACKER_IP, dst=CAM_IPS[0]) / TCP(sport=41000, dport=23, flags="S")
-    frames = [bytes(rtp)] * 2000 + [bytes(rtcp)] * 5 + [bytes(telnet)]
+    # An ARP probe (sender 0.0.0.0) from an unknown MAC: only its 802.1Q tag says it is on
+    # the camera VLAN, and the kernel strips that tag into the ring's metadata.
+    probe = (
+        Ether(src="02:55:55:55:55:55", dst="ff:ff:ff:ff:ff:ff")
+        / Dot1Q(vlan=CAM_VLAN)
+        / ARP(hwsrc="02:55:55:55:55:55", psrc="0.0.0.0", pdst=CAM_IPS[2])
+    )
+    frames = [bytes(rtp)] * 2000 + [bytes(rtcp)] * 5 + [bytes(probe), bytes(telnet)]
     hexfile = tmp_path / "frames.hex"
     hexfile.write_text("\n".join(f.hex() for f in frames))
     got: list[tuple[float, dict[str, Any]]] = []
@@ -77,5 +85,8 @@ def test_live_sensor_flags_an_attacker_within_a_second(tmp_path: Path) -> None:
     assert eve["in_iface"] == lab.sensor_if and eve["src_ip"] == ATTACKER_IP
     assert drops == 0
     # The kernel filter kept RTP (even port) out and let RTCP and the attack through.
-    assert received < 100, received
+    assert received < 100, (received, engine.stats(), [(f.packets, f.conn.hex()) for f in engine.flows])
     assert engine.packets == received
+    unknown = [e for _, e in got if e["alert"]["signature_id"] == UNKNOWN_DEVICE.sid]
+    # The probe (known only by its VLAN tag) and the attacker (by its camera-zone address).
+    assert sorted(e["cloison"]["mac"] for e in unknown) == ["02:55:55:55:55:55", "02:66:66:66:66:66"]
