@@ -51,7 +51,6 @@ def render_text(v: SwitchView, plan: Plan) -> str:
         f"logging {v.syslog} tls 6514 severity info",
         "!",
         f"radius-server host {v.radius} key plaintext {v.radius_secret}",
-        "radius-server tracking enable",
         f"aaa group server radius {RADIUS_GROUP}",
         f"    server {v.radius}",
         "aaa authentication port-access dot1x authenticator",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -24,14 +26,38 @@ from segmenting.render.secrets import GeneratedSecrets, SecretsProvider, VaultSe
 SECRETS_FILE = Path(".secrets") / "secrets.json"
 
 
+def _refuse_if_committable(path: Path) -> None:
+    """Generated secrets must never land where ``git add`` would take them (ANSSI-HYG-09)."""
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    git = shutil.which("git")
+    if git is None:
+        return
+    inside = subprocess.run(
+        [git, "-C", str(folder), "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True, check=False
+    )
+    if inside.stdout.strip() != "true":
+        return
+    ignored = subprocess.run([git, "-C", str(folder), "check-ignore", "-q", str(path.resolve())], check=False)
+    if ignored.returncode != 0:
+        raise UsageError(
+            f"{path}: generated secrets would sit in a git work tree without being ignored\n"
+            "    fix: render into an ignored folder (e.g. -o out/), add the folder to .gitignore, "
+            "or pass --secrets with an ansible-vault file"
+        )
+
+
 def _provider(path: Path | None, out: Path) -> tuple[SecretsProvider, GeneratedSecrets | None, str]:
     if path is None:
+        _refuse_if_committable(out / SECRETS_FILE)
         gen = GeneratedSecrets(out / SECRETS_FILE)
         return gen, gen, str(out / SECRETS_FILE)
     if not path.exists():
         raise UsageError(f"--secrets {path}: no such file")
     if path.read_bytes().startswith(b"$ANSIBLE_VAULT"):
         return VaultSecrets(path), None, str(path)
+    _refuse_if_committable(path)
     gen = GeneratedSecrets(path)
     return gen, gen, str(path)
 

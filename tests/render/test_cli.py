@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
+from ansible.constants import DEFAULT_VAULT_ID_MATCH
+from ansible.parsing.vault import VaultLib, VaultSecret
 from crender_helpers import REFERENCE
 
 from segmenting.cli import main
@@ -66,3 +69,30 @@ def test_render_only_and_device(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_render_unknown_device_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", str(REFERENCE), "-o", str(tmp_path), "--as-of", "2026-11-28", "--device", "sw-nowhere"]) == 1
     assert "no selected renderer applies" in capsys.readouterr().err
+
+
+def test_generated_secrets_never_land_in_a_tracked_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    args = ["render", str(REFERENCE), "--as-of", "2026-11-28", "--only", "freeradius"]
+    assert main([*args, "-o", str(repo / "configs")]) == 2
+    assert "would sit in a git work tree" in capsys.readouterr().err
+    assert not (repo / "configs").exists()
+    (repo / ".gitignore").write_text("configs/\n")
+    assert main([*args, "-o", str(repo / "configs")]) == 0
+
+
+def test_render_with_a_vault(plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(b"vault-pw"))])
+    keys = [f"radius/{s.switch.id}" for s in plan.sites] + ["radius/csu-vpn"]
+    body = "".join(f"{k}: from-vault-{i:03d}-xxxxxxxxxxxxxxxx\n" for i, k in enumerate(keys))
+    (tmp_path / "vault.yml").write_bytes(vault.encrypt(body))
+    (tmp_path / "pw").write_text("vault-pw\n")
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(tmp_path / "pw"))
+    out = tmp_path / "out"
+    args = ["render", str(REFERENCE), "-o", str(out), "--as-of", "2026-11-28", "--secrets", str(tmp_path / "vault.yml")]
+    assert main(args) == 0
+    clients = (out / "csu-radius" / "freeradius" / "clients.conf").read_text()
+    assert clients.count("from-vault-") == len(keys)
+    assert not (out / ".secrets").exists(), "with a vault nothing is generated"
