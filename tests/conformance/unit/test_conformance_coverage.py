@@ -58,6 +58,12 @@ def test_every_checkable_control_has_a_check(manifest) -> None:
             assert kind == Kind.ORGANISATIONAL or served in cited, f"{composite.id} is served by unchecked {served}"
 
 
+def test_no_check_collects_to_nothing(manifest) -> None:
+    """A check whose controls apply to no lab node would never run: say where it runs (runs_on)."""
+    empty = [m["nodeid"] for m in manifest if str(m["nodeid"]).endswith("[NOTSET]")]
+    assert not empty, f"checks with no host to run on: {empty}"
+
+
 def test_every_check_is_a_lab_check(manifest) -> None:
     """Checks run against the lab; none may pass silently without it (they fail when it is down)."""
     assert all(m["lab"] for m in manifest)

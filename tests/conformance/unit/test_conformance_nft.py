@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from segmenting.api import load_plan
 from segmenting.conformance.nft import NftParseError, Ruleset, differences
+from segmenting.render.registry import render_all
+from segmenting.render.secrets import FakeSecrets
 
 SAMPLE = (Path(__file__).parent / "data" / "nft_sample.json").read_text()
 
@@ -63,3 +69,26 @@ def test_table_filter_keeps_one_table() -> None:
 def test_rejects_what_is_not_nft_json(text: str) -> None:
     with pytest.raises(NftParseError):
         Ruleset.from_json(text)
+
+
+def _load(text: str) -> Ruleset:
+    """Load a ruleset into a throwaway network namespace and read it back as the kernel has it."""
+    with tempfile.NamedTemporaryFile("w", prefix="caud-", suffix=".nft") as tmp:
+        tmp.write(text)
+        tmp.flush()
+        proc = subprocess.run(["unshare", "--net", "sh", "-c", f"nft -f {tmp.name} && nft -j list ruleset"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-500:]
+    return Ruleset.from_json(proc.stdout)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a throwaway network namespace")
+def test_rendered_csu_ruleset_round_trips_and_changes_are_seen() -> None:
+    plan = load_plan(Path(__file__).resolve().parents[3] / "inventory" / "ingeagglo")
+    (text,) = [f.text for _, f in render_all(plan, FakeSecrets(), only=["nft-csu"])]
+    first, second = _load(text), _load(text)
+    assert differences(first, second) == []
+    assert {c.name: c.policy for c in first.base_chains()}["forward"] == "drop"
+    assert len(first.rules) > 100
+    weakened = _load(text.replace("policy drop;", "policy accept;", 1))
+    assert any("policy: drop rendered vs accept live" in d for d in differences(first, weakened))
