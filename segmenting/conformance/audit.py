@@ -34,8 +34,9 @@ class Status(StrEnum):
     ORGANISATIONAL = "organisational"
 
 
-# Worst first: a composite takes the first of these found among the controls serving it.
-_SEVERITY = (Status.FAIL, Status.WAIVED, Status.NOT_RUN, Status.PASS, Status.ORGANISATIONAL)
+# Worst first: a composite takes the first of these found among the controls serving it. Not
+# proven ("not run") ranks before a signed waiver: the waiver is a decision, the gap is not.
+_SEVERITY = (Status.FAIL, Status.NOT_RUN, Status.WAIVED, Status.PASS, Status.ORGANISATIONAL)
 
 
 @dataclass(frozen=True)
