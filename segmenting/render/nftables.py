@@ -19,8 +19,8 @@ other tables on the host are left alone.
 Flows carried inside a site's IKEv2 tunnel are matched with ``meta ipsec exists`` (decrypted on
 the way in) and ``rt ipsec exists`` (to be encrypted on the way out) on the edge gateway, so a
 camera flow that would leave a VDSL/cellular site outside the tunnel is dropped (GR-TUNNEL).
-Those matches need kernel IPsec (xfrm); the lab's userspace ``kernel-libipsec`` has none, see
-the renderer's ``tunnel_match`` option.
+Those matches need kernel IPsec (xfrm); the lab's userspace ``kernel-libipsec`` has none, so
+``nft-gateway-libipsec`` renders the same ruleset matching the ``ipsec0`` TUN device instead.
 """
 
 from __future__ import annotations
@@ -135,15 +135,22 @@ class _Rule:
     ipsec: str = ""  # "", "in" or "out": the flow must be (de)capsulated by IPsec here
 
 
-def _match(plan: Plan, sets: _Sets, rule: _Rule, maint: str | None) -> str:
+# How "inside the tunnel" is matched: kernel IPsec (xfrm) marks packets; the lab's userspace ESP
+# (strongSwan kernel-libipsec, LAB-NOTES "VPN") routes them through its TUN device instead.
+LIBIPSEC_IF = "ipsec0"
+TUNNEL_MATCH = {
+    "xfrm": {"in": "meta ipsec exists", "out": "rt ipsec exists"},
+    "libipsec": {"in": f'iifname "{LIBIPSEC_IF}"', "out": f'oifname "{LIBIPSEC_IF}"'},
+}
+
+
+def _match(plan: Plan, sets: _Sets, rule: _Rule, maint: str | None, tunnel: str) -> str:
     fl = rule.flow
     if fl.proto not in _PROTOS:
         raise UnsupportedFeature("nftables", f"protocol {fl.proto}", f"flow {fl.id}")
     parts: list[str] = []
-    if rule.ipsec == "in":
-        parts.append("meta ipsec exists")
-    elif rule.ipsec == "out":
-        parts.append("rt ipsec exists")
+    if rule.ipsec:
+        parts.append(TUNNEL_MATCH[tunnel][rule.ipsec])
     for direction, cidrs, zone, site, hosts, kinds in (
         ("saddr", fl.src_cidrs, fl.src_zone, fl.src_site, fl.src_hosts, ()),
         ("daddr", fl.dst_cidrs, fl.dst_zone, fl.dst_site, fl.dst_hosts, fl.dst_kinds),
@@ -196,11 +203,12 @@ def _ruleset(
     maint_hours: int | None,
     notes: list[str],
     nat: list[str] | None = None,
+    tunnel: str = "xfrm",
 ) -> str:
     maint = MAINT_SET if maint_hours else None
     rendered: dict[str, list[str]] = {}
     for chain, rules in chains.items():
-        rendered[chain] = [_match(plan, sets, r, maint) for r in rules]
+        rendered[chain] = [_match(plan, sets, r, maint, tunnel) for r in rules]
     lines = [
         "#!/usr/sbin/nft -f",
         header(plan, title).rstrip("\n"),
@@ -257,8 +265,26 @@ def gateway_devices(plan: Plan) -> list[str]:
 
 
 def render_gateway(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
-    """Edge gateway of a site: site ↔ (tunnel) ↔ CSU."""
+    """Edge gateway of a site: site ↔ (tunnel) ↔ CSU, tunnel matched as kernel IPsec (xfrm)."""
     del secrets
+    return [RenderedFile(device, "nftables.conf", _gateway_text(plan, device, "xfrm"))]
+
+
+def libipsec_devices(plan: Plan) -> list[str]:
+    return [s.gateway.id for s in plan.sites if s.tunnelled]
+
+
+def render_gateway_libipsec(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    """The same ruleset for a lab gateway whose ESP runs in userspace (kernel-libipsec): the
+    tunnel is the ``ipsec0`` TUN device, not an xfrm mark (LAB-NOTES: no kernel ESP here)."""
+    del secrets
+    site = site_of_device(plan, device, "gw-")
+    if not site.tunnelled:
+        raise RenderError(f"{device}: {site.id} is on {site.transport}, it has no tunnel")
+    return [RenderedFile(device, "nftables-libipsec.conf", _gateway_text(plan, device, "libipsec"))]
+
+
+def _gateway_text(plan: Plan, device: str, tunnel: str) -> str:
     site = site_of_device(plan, device, "gw-")
     gw = site.gateway
     flows = flows_of_site(plan, site.id)
@@ -277,19 +303,20 @@ def render_gateway(plan: Plan, device: str, secrets: SecretsProvider) -> list[Re
     out = [rule(f) for f in routed if contains(f.src_cidrs, gw.mgmt_ip)] + [_Rule(f) for f in own]
     fwd = [rule(f) for f in routed]
     hours = max((m.max_window_hours for m in plan.maintainers if site.id in m.sites), default=0)
+    how = "kernel IPsec" if tunnel == "xfrm" else f"userspace ESP on {LIBIPSEC_IF}"
     notes = [
         f"Site {site.id} ({site.name}), transport {site.transport}"
-        + (", every CSU flow inside the IKEv2 tunnel (kernel IPsec)" if site.tunnelled else ""),
+        + (f", every CSU flow inside the IKEv2 tunnel ({how})" if site.tunnelled else ""),
     ]
-    text = _ruleset(
+    return _ruleset(
         plan,
         f"nftables ruleset of edge gateway {gw.id}",
         sets=_Sets(site.id),
         chains={"input": inp, "forward": fwd, "output": out},
         maint_hours=hours,
         notes=notes,
+        tunnel=tunnel,
     )
-    return [RenderedFile(device, "nftables.conf", text)]
 
 
 def csu_devices(plan: Plan) -> list[str]:

@@ -26,6 +26,13 @@ from segmenting.render.secrets import SecretsProvider
 
 RENDERERS: tuple[Renderer, ...] = (
     Renderer("nft-gateway", "nftables", nftables.gateway_devices, nftables.render_gateway, "gw-<site>/nftables.conf"),
+    Renderer(
+        "nft-gateway-libipsec",
+        "nftables (lab, userspace ESP)",
+        nftables.libipsec_devices,
+        nftables.render_gateway_libipsec,
+        "gw-<site>/nftables-libipsec.conf",
+    ),
     Renderer("nft-csu", "nftables", nftables.csu_devices, nftables.render_csu, "<firewall>/nftables.conf"),
     Renderer("nft-dmz", "nftables", nftables.dmz_devices, nftables.render_dmz, "<relay>/nftables.conf"),
     Renderer("cisco-ios", "Cisco IOS-XE", cisco_ios.devices, cisco_ios.render, "sw-<site>/config.ios", True),

@@ -69,6 +69,8 @@ def test_unknown_camera_auth_is_refused(plan: Plan) -> None:
 def test_fibre_site_has_no_tunnel(plan: Plan) -> None:
     with pytest.raises(RenderError, match="has no tunnel"):
         swanctl.render_site(plan, "gw-s-ingeville-1", FakeSecrets())
+    with pytest.raises(RenderError, match="has no tunnel"):
+        nftables.render_gateway_libipsec(plan, "gw-s-ingeville-1", FakeSecrets())
 
 
 def test_unknown_device_and_renderer(plan: Plan) -> None:

@@ -19,6 +19,7 @@ CASES: list[tuple[str, str, str]] = [
     ("nft-gateway", "gw-s-ingeville-1", "ref"),  # fibre
     ("nft-gateway", "gw-s-vaudrimont-1", "ref"),  # VDSL, tunnelled
     ("nft-gateway", "gw-s-castelroux-1", "ref"),  # cellular, tunnelled, no fixed WAN address
+    ("nft-gateway-libipsec", "gw-s-castelroux-1", "ref"),  # the lab's userspace-ESP variant
     ("nft-csu", "csu-fw", "ref"),
     ("nft-dmz", "csu-relay", "ref"),
     ("cisco-ios", "sw-s-ingeville-1", "ref"),  # 48 ports, fibre

@@ -31,15 +31,19 @@ def _all_rulesets(plan: Plan) -> dict[str, str]:
         for dev in devices(plan):
             (f,) = fn(plan, dev, FakeSecrets())
             out[dev] = f.text
+    for dev in nftables.libipsec_devices(plan):
+        (f,) = nftables.render_gateway_libipsec(plan, dev, FakeSecrets())
+        out[f"{dev}:libipsec"] = f.text
     return out
 
 
 def test_nft_check_accepts_every_ruleset(plan: Plan, netns: str, tmp_path: Path) -> None:
     rulesets = _all_rulesets(plan)
-    assert len(rulesets) == len(plan.sites) + 2  # every gateway, the CSU firewall, the DMZ
+    tunnelled = sum(1 for s in plan.sites if s.tunnelled)
+    assert len(rulesets) == len(plan.sites) + 2 + tunnelled  # gateways, CSU, DMZ, lab variants
     failures = []
     for dev, text in rulesets.items():
-        path = tmp_path / f"{dev}.nft"
+        path = tmp_path / f"{dev.replace(':', '-')}.nft"
         path.write_text(text, encoding="utf-8")
         res = _nft(netns, "-c", "-f", str(path))
         if res.returncode != 0:
@@ -112,14 +116,17 @@ def test_maintenance_window_opens_and_closes_by_itself(plan: Plan, loaded: dict[
     assert maint_rules and all(f"@{nftables.MAINT_SET}" in json.dumps(r["expr"]) for r in maint_rules)
 
 
-def test_tunnelled_site_flows_require_ipsec(plan: Plan) -> None:
-    (f,) = nftables.render_gateway(plan, "gw-s-vaudrimont-1", FakeSecrets())
+@pytest.mark.parametrize("variant", ["xfrm", "libipsec"])
+def test_tunnelled_site_flows_require_ipsec(plan: Plan, variant: str) -> None:
+    render = nftables.render_gateway if variant == "xfrm" else nftables.render_gateway_libipsec
+    (f,) = render(plan, "gw-s-vaudrimont-1", FakeSecrets())
     rules = [line.strip() for line in f.text.splitlines() if 'comment "F-' in line]
+    assert rules
     for rule in rules:
         if rule.endswith('"F-s-vaudrimont-1-ike"'):
             assert "ipsec" not in rule  # the tunnel itself travels outside the tunnel
         else:
-            assert rule.startswith(("meta ipsec exists", "rt ipsec exists")), rule
+            assert rule.startswith(tuple(nftables.TUNNEL_MATCH[variant].values())), rule
 
 
 def test_dmz_lets_the_state_reach_only_the_relay_port(plan: Plan) -> None:
@@ -129,3 +136,17 @@ def test_dmz_lets_the_state_reach_only_the_relay_port(plan: Plan) -> None:
     assert f"tcp dport {plan.state.relay_port} " in state_rules[0]
     relay_out = [line for line in f.text.splitlines() if "relay-rtsp" in line]
     assert len(relay_out) == len([fl for fl in plan.flows if fl.id.endswith("-relay-rtsp")])
+
+
+def test_every_flow_has_its_rule_where_it_passes(plan: Plan) -> None:
+    """Each site flow is in its gateway's ruleset; every flow is in the CSU firewall's."""
+    rulesets = _all_rulesets(plan)
+    for site in plan.sites:
+        text = rulesets[site.gateway.id]
+        for fl in plan.flows:
+            if site.id in (fl.src_site, fl.dst_site):
+                assert f'comment "{fl.id}"' in text, f"{fl.id} missing on {site.gateway.id}"
+            elif fl.src_site or fl.dst_site:
+                assert f'comment "{fl.id}"' not in text, f"{fl.id} of another site on {site.gateway.id}"
+    csu = rulesets["csu-fw"]
+    assert all(f'comment "{fl.id}"' in csu for fl in plan.flows)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 from ciscoconfparse2 import CiscoConfParse
+from crender_helpers import REFERENCE
 
 from segmenting.plan import Plan
 from segmenting.render import aruba_aoscx, cisco_ios, hostapd, hp_procurve, ovs
@@ -24,7 +26,14 @@ def _cams(plan: Plan) -> dict[str, str]:
     return {c.id: c.auth for c in plan.cameras}
 
 
-@pytest.mark.parametrize("device", ["sw-s-ingeville-1", "sw-s-vaudrimont-1", "sw-s-castelroux-1", "sw-s-merival-1"])
+def _reference_switches(platform: str) -> list[str]:
+    # The reference deployment's switch ids, read from its inventory without building a plan at
+    # collection time: every switch of the platform is checked, not a sample.
+    sites = yaml.safe_load((REFERENCE / "sites.yml").read_text(encoding="utf-8"))["sites"]
+    return [f"sw-{s['id']}" for s in sites if s["switch"]["platform"] == platform]
+
+
+@pytest.mark.parametrize("device", _reference_switches("cisco_ios"))
 def test_cisco_structure(plan: Plan, device: str) -> None:
     (f,) = cisco_ios.render(plan, device, FakeSecrets())
     conf = CiscoConfParse(f.text.splitlines(), syntax="ios")
@@ -80,11 +89,11 @@ def test_cisco_stack_numbering() -> None:
     assert cisco_ios.ifname(49) == "GigabitEthernet2/0/1"
 
 
-def test_aoscx_content(plan: Plan) -> None:
-    device = "sw-s-valmorin-1"
+@pytest.mark.parametrize("device", _reference_switches("aruba_aoscx"))
+def test_aoscx_content(plan: Plan, device: str) -> None:
     (f,) = aruba_aoscx.render(plan, device, FakeSecrets())
     blocks = _blocks(f.text, r"^interface (1/1/\d+)$")
-    site = plan.site("s-valmorin-1")
+    site = plan.site(device.removeprefix("sw-"))
     auth = _cams(plan)
     for port, cam in site.switch.camera_ports:
         body = blocks[aruba_aoscx.ifname(port)]
@@ -98,10 +107,10 @@ def test_aoscx_content(plan: Plan) -> None:
     assert "no https-server vrf default" in f.text and "addr-format no-delimiter" in f.text
 
 
-def test_procurve_content(plan: Plan) -> None:
-    device = "sw-s-sainte-ombre-1"
+@pytest.mark.parametrize("device", _reference_switches("hp_procurve"))
+def test_procurve_content(plan: Plan, device: str) -> None:
     (f,) = hp_procurve.render(plan, device, FakeSecrets())
-    site = plan.site("s-sainte-ombre-1")
+    site = plan.site(device.removeprefix("sw-"))
     cams = [p for p, _ in site.switch.camera_ports]
     mab = [p for p, c in site.switch.camera_ports if _cams(plan)[c] == "mab"]
     assert mab, "the reference site has a MAB camera"
