@@ -1,0 +1,112 @@
+"""``cloison lab up DIR [--sites N]``, ``cloison lab status``, ``cloison lab down``, ``cloison lab plug``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from segmenting.commands import table
+from segmenting.errors import EXIT_OK, UsageError
+from segmenting.lab import lab, plug
+from segmenting.lab.names import default_paths
+from segmenting.lab.run import SubprocessRunner
+from segmenting.lab.state import load
+
+
+def _root() -> None:
+    if os.geteuid() != 0:
+        raise UsageError("the lab needs root (network namespaces, mounts, nspawn): run it as root")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    if not args.dry_run:
+        _root()
+    r = SubprocessRunner(dry_run=args.dry_run, verbose=args.verbose)
+    lab.up(args.folder, args.sites, default_paths(), r)
+    return EXIT_OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    _root()
+    lab.down(default_paths(), SubprocessRunner(verbose=args.verbose))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    info = lab.status(default_paths())
+    if args.json:
+        print(json.dumps(info, indent=1, sort_keys=True))
+        return EXIT_OK
+    print(f"lab: {info['phase']}  deployment: {info['deployment'] or '-'}  sites: {', '.join(info['sites']) or '-'}")  # type: ignore[arg-type]
+    procs: dict[str, str] = info["processes"]  # type: ignore[assignment]
+    rows = [[what.split(":", 1)[0], what.split(":", 1)[1], state] for what, state in procs.items()]
+    if rows:
+        print()
+        table(rows, ["kind", "name", "state"], sys.stdout)
+    ports: dict[str, dict[str, dict[str, Any]]] = info["ports"]  # type: ignore[assignment]
+    prow = [[sw, dev, p.get("camera") or "-", p["state"], p.get("method") or "-", str(p.get("assigned_vlan") or "-"),
+             p.get("mac") or "-", p.get("reason") or ""]
+            for sw, devs in ports.items() for dev, p in devs.items()]  # fmt: skip
+    if prow:
+        print("\nCamera ports (802.1X / MAB)")
+        table(prow, ["switch", "port", "device", "state", "method", "vlan", "mac", "note"], sys.stdout)
+    print(f"\nmemory (PSS of every process in the lab's namespaces): {info['memory_total_mib']} MiB")
+    return EXIT_OK
+
+
+def cmd_plug(args: argparse.Namespace) -> int:
+    _root()
+    paths = default_paths()
+    st = load(paths.state)
+    if not st.folder:
+        raise UsageError("the lab is not up: run `cloison lab up DIR` first")
+    topo = lab.topology_for(Path(st.folder), len(st.sites))
+    where = "internet" if args.internet else args.port
+    if not where or (where != "internet" and ":" not in where):
+        raise UsageError("say where: --port SITE:PORT (a camera port) or --internet")
+    r = SubprocessRunner(verbose=args.verbose)
+    ns = plug.plug(topo, paths, r, where)
+    print(f"attacker plugged into {where}: ip netns exec {ns} <command>")
+    return EXIT_OK
+
+
+def cmd_unplug(args: argparse.Namespace) -> int:
+    _root()
+    paths = default_paths()
+    st = load(paths.state)
+    topo = lab.topology_for(Path(st.folder), len(st.sites)) if st.folder else None
+    plug.unplug(paths, SubprocessRunner(verbose=args.verbose), topo)
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("lab", help="build the plan as real hosts on this machine (root)",
+                       description="nspawn nodes, OVS switches with 802.1X, cameras, outside actors.")  # fmt: skip
+    lsub = p.add_subparsers(dest="lab_command", metavar="ACTION")
+    lsub.required = True
+    up = lsub.add_parser("up", help="bring the lab up (idempotent)")
+    up.add_argument("folder", type=Path, metavar="DIR", help="deployment folder, e.g. inventory/ingeagglo")
+    up.add_argument(
+        "--sites", type=int, default=3, metavar="N", help="sites to build (fiber, VDSL, cellular, …); default 3"
+    )
+    up.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
+    up.set_defaults(func=cmd_up)
+    down = lsub.add_parser("down", help="tear everything down, leaving nothing behind")
+    down.set_defaults(func=cmd_down)
+    status = lsub.add_parser("status", help="nodes, switches, cameras, port authorisation, memory")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    pl = lsub.add_parser("plug", help="plug the attacker into a camera port or the internet side")
+    pl.add_argument("actor", choices=["attacker"])
+    pl.add_argument("--port", metavar="SITE:PORT", help="a switch port, e.g. s-puy-sorel-1:5")
+    pl.add_argument("--internet", action="store_true", help="the internet side instead")
+    pl.set_defaults(func=cmd_plug)
+    un = lsub.add_parser("unplug", help="remove the attacker")
+    un.add_argument("actor", choices=["attacker"])
+    un.set_defaults(func=cmd_unplug)
+    for sp in (up, down, status, pl, un):
+        sp.add_argument("-v", "--verbose", action="store_true", help="show every command")

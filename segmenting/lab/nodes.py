@@ -1,0 +1,123 @@
+"""Managed hosts: systemd-nspawn containers over an overlay of the cached rootfs.
+
+Booted the way LAB-NOTES proved on this kernel: ``-b --register=no --keep-unit
+--capability=CAP_NET_ADMIN --network-namespace-path=/run/netns/NODE``. With ``--keep-unit`` nspawn
+creates its ``supervisor``/``payload`` cgroups *under its own cgroup*; started from the root
+cgroup, every nspawn on the machine (other engineers' too) would share ``/payload``. So each node
+is first moved into its own ``cl-lab/NODE`` cgroup, which ``lab down`` removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+import time
+from pathlib import Path
+
+from segmenting.lab.names import LabPaths
+from segmenting.lab.run import LabError, Proc, Runner
+from segmenting.lab.state import LabState
+from segmenting.lab.topology import Node
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_LAB = "cl-lab"
+
+
+def cgroup_hierarchies() -> list[Path]:
+    """Where nspawn looks: cgroup v2 alone, or (hybrid) the v2 tree and the named v1 systemd tree."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        return [CGROUP_ROOT]
+    return [p for p in (CGROUP_ROOT / "unified", CGROUP_ROOT / "systemd") if p.is_dir()]
+
+
+def node_cgroups(node_id: str) -> list[Path]:
+    return [h / CGROUP_LAB / node_id for h in cgroup_hierarchies()]
+
+
+def prepare(r: Runner, node: Node, paths: LabPaths, *, lower: Path, pubkey: str, state: LabState) -> Path:
+    """Mount the node's overlay and give it an identity: hostname, machine id, host key, root's key."""
+    base = paths.node(node.id)
+    upper, work, root = base / "upper", base / "work", base / "root"
+    for d in (upper, work, root):
+        d.mkdir(parents=True, exist_ok=True)
+    r.run(["mount", "-t", "overlay", f"{root}", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(root)])
+    state.mounts.append(str(root))
+    if r.dry_run:
+        return root
+    (root / "etc/hostname").write_text(node.id + "\n")
+    (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {node.id}\n")
+    (root / "etc/machine-id").write_text(secrets.token_hex(16) + "\n")
+    key = root / "etc/ssh/ssh_host_ed25519_key"
+    r.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{node.id} (cloison lab)", "-f", str(key)])
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(pubkey)
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    return root
+
+
+def host_key(paths: LabPaths, node_id: str) -> str:
+    pub = (paths.node(node_id) / "root/etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
+    return f"{pub[0]} {pub[1]}"
+
+
+def boot(r: Runner, node: Node, paths: LabPaths, state: LabState) -> Proc:
+    root = paths.node(node.id) / "root"
+    cgroups = node_cgroups(node.id)
+    for cg in cgroups:
+        if not r.dry_run:
+            cg.mkdir(parents=True, exist_ok=True)
+        state.created_dirs.append(str(cg))
+    nspawn = [
+        "systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
+        "--capability=CAP_NET_ADMIN", f"--network-namespace-path=/run/netns/{node.ns}",
+        f"--directory={root}", f"--machine=cl-{node.id}", f"--hostname={node.id}",
+        "--console=passive", "--link-journal=no",
+        "--resolv-conf=off", "--timezone=off",
+        # strongSwan's kernel-libipsec and wireguard-go need a TUN device (the kernel has no IPsec).
+        "--bind=/dev/net/tun",
+    ]  # fmt: skip
+    join = " && ".join(f"echo $$ > {cg}/cgroup.procs" for cg in cgroups)
+    argv = ["sh", "-c", f'{join} && exec "$@"', "sh", *nspawn]
+    # /proc/sys/net must be writable inside (roles set ip_forward, rp_filter…); it is the node's own
+    # network namespace, so this changes nothing on the machine. The rest of /proc/sys stays read-only.
+    env = {"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+    return state.add_proc(r.spawn(argv, what=f"node:{node.id}", log=paths.logs / f"{node.id}.console", env=env))
+
+
+def wait_ssh(host: str, deadline: float, port: int = 22) -> None:
+    """Wait for sshd's banner (a TCP connect alone can be answered before sshd is ready)."""
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1) as s:
+                s.settimeout(2)
+                if s.recv(4).startswith(b"SSH-"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise LabError(f"{host}:{port} did not answer SSH in time")
+        time.sleep(0.3)
+
+
+def remove_cgroups(dirs: list[str]) -> list[str]:
+    """rmdir the lab's cgroups deepest first; returns those that could not be removed (still busy)."""
+    left = []
+    for top in dirs:
+        p = Path(top)
+        if not p.exists():
+            continue
+        for sub in sorted((d for d in p.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+            try:
+                sub.rmdir()
+            except OSError:
+                left.append(str(sub))
+        try:
+            p.rmdir()
+        except OSError:
+            left.append(str(p))
+    for h in cgroup_hierarchies():
+        with contextlib.suppress(OSError):
+            (h / CGROUP_LAB).rmdir()
+    return left
