@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segmenting.graph_cmd",
     "segmenting.image.cli",
     "segmenting.render.cli",
+    "segmenting.lab.cli",
     "segmenting.conformance.cli",
 )
 
