@@ -104,28 +104,41 @@ def run_size(cameras: int, repeat: int, workdir: Path) -> dict[str, Any]:
         row[f"{name}_peak_mb"] = max(r["peak_mb"] for r in runs)
         row[f"{name}_cpu_s"] = min(r["cpu_seconds"] for r in runs)
     row["baseline_mb"] = locked[0]["baseline_mb"]
-    row["us_per_camera"] = row["locked_s"] / cameras * 1e6
+    row["us_per_camera"] = row["locked_cpu_s"] / cameras * 1e6
     return row
 
 
 def verdicts(rows: list[dict[str, Any]]) -> list[str]:
+    """Each target judged on wall time (what was asked) and on CPU time (what other load cannot inflate)."""
     out = []
     by_size = {r["cameras"]: r for r in rows}
+
+    def mark(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
     for size, limit in TIME_TARGET.items():
         if size in by_size:
-            worst = max(by_size[size]["first_s"], by_size[size]["locked_s"])
-            out.append(f"{size:,} cameras ≤ {limit:g} s: {'PASS' if worst <= limit else 'FAIL'} ({worst:.2f} s)")
+            r = by_size[size]
+            wall = max(r["first_s"], r["locked_s"])
+            cpu = max(r["first_cpu_s"], r["locked_cpu_s"])
+            out.append(
+                f"{size:,} cameras ≤ {limit:g} s: wall {mark(wall <= limit)} ({wall:.2f} s), "
+                f"CPU {mark(cpu <= limit)} ({cpu:.2f} s)"
+            )
     for size, limit in MEMORY_TARGET.items():
         if size in by_size:
             peak = max(by_size[size]["first_peak_mb"], by_size[size]["locked_peak_mb"])
-            out.append(f"{size:,} cameras ≤ {limit:g} MB: {'PASS' if peak <= limit else 'FAIL'} ({peak:.0f} MB)")
+            out.append(f"{size:,} cameras ≤ {limit:g} MB: {mark(peak <= limit)} ({peak:.0f} MB)")
     sizes = sorted(by_size)
     for small, large in itertools.pairwise(sizes):
         if small < 1000:
             continue  # 250 cameras is dominated by fixed costs (CSU, flows), not per-camera work
-        ratio = by_size[large]["us_per_camera"] / by_size[small]["us_per_camera"]
-        ok = ratio <= LINEAR_SLACK
-        out.append(f"time per camera {small:,} → {large:,}: ×{ratio:.2f} ({'PASS' if ok else 'FAIL'}: linear is ×1.00)")
+        per_cam = {n: by_size[n]["locked_cpu_s"] / n for n in (small, large)}
+        ratio = per_cam[large] / per_cam[small]
+        out.append(
+            f"CPU time per camera {small:,} → {large:,}: {per_cam[small] * 1e6:.0f} → {per_cam[large] * 1e6:.0f} µs, "
+            f"×{ratio:.2f} ({mark(ratio <= LINEAR_SLACK)}: linear is ×1.00)"
+        )
     return out
 
 
@@ -138,19 +151,24 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} "
-        f"{platform.release()}; load average at start {load:.1f}"
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
     )
 
 
-def markdown(rows: list[dict[str, Any]], command: str, started: datetime, host: str) -> str:
+def load_average() -> str:
+    """Other processes on the machine stretch wall time: say how busy it was."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
+
+
+def markdown(rows: list[dict[str, Any]], command: str, started: datetime, host: str, loads: tuple[str, str]) -> str:
     lines = [
         "# Plan benchmark: load + validate + plan at scale",
         "",
         f"- date: {started:%Y-%m-%d %H:%M} UTC",
         f"- machine: {host}",
+        f"- load average (1 min) at start / end: {loads[0]} / {loads[1]} on {os.cpu_count()} cores — above the core "
+        "count, other processes took CPU from the benchmark and wall times are inflated; CPU times are not",
         f"- command: `{command}`",
         "- what is timed: `segmenting.api.load_plan(folder)` — read the YAML, check structure and meaning, "
         "allocate addresses, build the plan with its guardrail check — in a fresh process (imports not counted); "
@@ -160,7 +178,7 @@ def markdown(rows: list[dict[str, Any]], command: str, started: datetime, host: 
         "CPU s is the process's own CPU time, which other load on the machine barely changes.",
         "",
         "| cameras | communes | sites | flows | YAML MB | first: wall s (median) | first: CPU s "
-        "| locked: wall s (median) | locked: CPU s | peak MB | µs/camera (locked, wall) |",
+        "| locked: wall s (median) | locked: CPU s | peak MB | µs/camera (locked, CPU) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -188,13 +206,14 @@ def main() -> int:
         return 0
     started = datetime.now(UTC)
     host = machine()
+    load_start = load_average()
     rows = []
     with tempfile.TemporaryDirectory(prefix="cloison-bench-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             print(f"{size:,} cameras …", file=sys.stderr, flush=True)
             rows.append(run_size(size, args.repeat, Path(tmp)))
     command = "python bench/plan_scale.py " + " ".join(sys.argv[1:])
-    report = markdown(rows, command.strip(), started, host)
+    report = markdown(rows, command.strip(), started, host, (load_start, load_average()))
     print(report)
     if args.write:
         args.write.write_text(report, encoding="utf-8")
