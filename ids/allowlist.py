@@ -107,6 +107,9 @@ class Allowlist:
         self.camera_vlans: set[int] = set()
         self._zone_cache: dict[bytes, Zone | None] = {}
         self._allow_cache: dict[tuple[int, bytes, bytes, int], FlowRule | None] = {}
+        # ``window: maintenance`` rules: allowed by default (docs/ids-allowlist.md); the
+        # sensor closes them when told no maintenance window is open.
+        self.maintenance_open = True
         self._parse(doc)
 
     # -- loading -------------------------------------------------------------------------
@@ -219,6 +222,14 @@ class Allowlist:
         if c:
             self.collector = (str(c["host"]), int(c["port"]))
 
+    def set_maintenance(self, is_open: bool) -> bool:
+        """Open or close the maintenance rules; True when that changed anything."""
+        if is_open == self.maintenance_open:
+            return False
+        self.maintenance_open = is_open
+        self._allow_cache.clear()
+        return True
+
     # -- lookups -------------------------------------------------------------------------
     def zone_of(self, addr: bytes) -> Zone | None:
         """Zone instance of a packed address (longest prefix), cached."""
@@ -250,8 +261,11 @@ class Allowlist:
         ver = 4 if len(src) == 4 else 6
         s, d = int.from_bytes(src, "big"), int.from_bytes(dst, "big")
         found = None
+        closed = not self.maintenance_open
         for r in self.rules:
             if r.proto not in (0, proto):
+                continue
+            if closed and r.window == "maintenance":
                 continue
             if r.ports and proto != 1 and not any(a <= dport <= b for a, b in r.ports):
                 continue

@@ -59,6 +59,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow-ttl", type=float, default=120.0, help="idle flow timeout (s)")
     p.add_argument("--stream-timeout", type=float, default=10.0, help="stream-stop delay (s)")
     p.add_argument(
+        "--maintenance-file",
+        metavar="FILE",
+        help="maintenance-window flows are allowed only while FILE exists (default: always)",
+    )
+    p.add_argument(
         "--quarantine",
         choices=["off", "dry-run", "apply"],
         default="off",
@@ -125,7 +130,7 @@ class _Session:
             max_flows=args.max_flows,
             flow_ttl=args.flow_ttl,
             limiter=RateLimiter(),
-            options={"stream_timeout": args.stream_timeout},
+            options={"stream_timeout": args.stream_timeout, "maintenance_file": args.maintenance_file},
         )
         self.kernel: Any = None
         self.metrics: MetricsServer | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from ids.alerts import Alert, RateLimiter, Sink, ip_text
@@ -57,6 +58,7 @@ class Engine:
         self.packets = 0
         self.slow = 0
         self.dissected = 0  # Scapy dissections, counted by the detectors that ask for one
+        self.maintenance_flows = 0
         self.alerts_by_sid: Counter[int] = Counter()
         self.signatures: dict[int, Signature] = {}
         chosen = list(detectors) if detectors is not None else list(registry.ALL)
@@ -182,6 +184,8 @@ class Engine:
                 flow.fwd_src = pkt.dst
         if rule is not None:
             flow.rule = rule.id
+            if rule.window == "maintenance":
+                self.maintenance_flows += 1  # allowed, but counted apart (the contract's "tagged")
 
     def _on_tick(self, now: float) -> None:
         self.now = now
@@ -190,6 +194,11 @@ class Engine:
         self._next_tick = now + 1.0
         for d in self._tick:
             d.tick(now)
+        window = self.options.get("maintenance_file")
+        if window and self.allowlist is not None:
+            # The maintenance window is open while this file exists (touched by whoever opens
+            # the window, removed when it closes); checked once a second, not per packet.
+            self.allowlist.set_maintenance(Path(str(window)).exists())
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY
             self.flows.expire(now)
@@ -282,6 +291,7 @@ class Engine:
             "flows_expired": self.flows.expired,
             "alerts": sum(self.alerts_by_sid.values()),
             "alerts_suppressed": self.limiter.suppressed,
+            "maintenance_flows": self.maintenance_flows,
         }
 
 

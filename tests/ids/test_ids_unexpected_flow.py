@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from idsite import (
     CAM_IPS,
     OPERATOR,
     RECORDER,
+    allowlist_doc,
     cam_frame,
     replay,
+    run_cli,
     sids,
     tcp_session,
     to_cam,
 )
 from scapy.layers.inet import IP, TCP
+from scapy.utils import wrpcap
 
 from ids import signatures as S
 
@@ -73,3 +78,49 @@ def test_forged_syn_from_an_allowed_port_is_not_a_reply(tmp_path: Path) -> None:
 def test_without_a_plan_the_flow_detector_is_off(tmp_path: Path) -> None:
     pkts = tcp_session(to_cam(), cam_frame(), OPERATOR, CAM_IPS[0], 40000, 554, [], t0=1.0)
     assert replay(tmp_path, pkts, plan=False) == []
+
+
+def _maintenance_allowlist(tmp_path: Path) -> Path:
+    doc = allowlist_doc()
+    doc["zones"].append(
+        {"id": "csu:maintenance_vpn", "zone": "maintenance_vpn", "site": "csu", "subnets": ["10.0.50.0/24"]}
+    )
+    doc["flows"].append(
+        {
+            "id": "F-maint-ssh",
+            "proto": "tcp",
+            "ports": [[22, 22]],
+            "src": {"zone": "maintenance_vpn", "cidrs": ["10.0.50.0/24"]},
+            "dst": {"zone": "cameras", "cidrs": ["10.64.0.0/24"]},
+            "service": "ssh",
+            "purpose": "maintainer",
+            "controls": ["ANSSI-PA022-R49"],
+            "window": "maintenance",
+        }
+    )
+    path = tmp_path / "allow-maint.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("default", []),  # the contract: maintenance flows count as allowed unless told otherwise
+        ("closed", [S.UNEXPECTED_FLOW.sid]),
+        ("open", []),
+    ],
+)
+def test_maintenance_window_flows(tmp_path: Path, window: str, expected: list[int]) -> None:
+    pkts = tcp_session(to_cam(), cam_frame(), "10.0.50.7", CAM_IPS[0], 40000, 22, [], t0=10.0)
+    pcap = tmp_path / "ssh.pcap"
+    wrpcap(str(pcap), pkts)
+    flag = tmp_path / "maintenance-open"
+    if window == "open":
+        flag.touch()
+    eve = tmp_path / "eve.json"
+    args = ["ids", "replay", str(pcap), "--allowlist", str(_maintenance_allowlist(tmp_path)), "--eve", str(eve)]
+    if window != "default":
+        args += ["--maintenance-file", str(flag)]
+    assert run_cli(args) == 0
+    assert sids(json.loads(line) for line in eve.read_text().splitlines()) == expected
