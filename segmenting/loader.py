@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,15 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _network_fix(value: object, default: str) -> str:
+    """``10.64.0.1/12`` has host bits set: name the network the user most likely meant."""
+    try:
+        network = IPv4Network(str(value), strict=False)
+    except ValueError:
+        return default
+    return f"host bits are set: write the network address, {network}"
+
+
 def problems_from_pydantic(err: ValidationError) -> list[Problem]:
     problems = []
     for item in err.errors(include_url=False):
@@ -185,6 +195,8 @@ def problems_from_pydantic(err: ValidationError) -> list[Problem]:
         kind = item["type"]
         message = item["msg"].removeprefix("Value error, ")
         fix = _FIXES.get(kind, _DEFAULT_FIX)
+        if kind == "ip_v4_network":
+            fix = _network_fix(item.get("input"), fix)
         if kind == "value_error" and ": " in message:
             # Our validators (segmenting.model) write "what is wrong: how to fix it", quoting the value.
             message, fix = message.rsplit(": ", 1)

@@ -119,3 +119,10 @@ def test_two_duplicates_are_reported_together(tmp_path: Path) -> None:
     assert len(found) == 2, "\n".join(p.render() for p in found)
     expect(found, "cameras.yml", "cameras[5].id", "duplicate camera id")
     expect(found, "cameras.yml", "cameras[41].mac", "duplicate MAC")
+
+
+def test_network_with_host_bits_names_the_network(tmp_path: Path) -> None:
+    folder = copy_reference(tmp_path)
+    edit(folder, "deployment.yml", lambda d: d["addressing"].update(sites_pool="10.64.0.1/12"))
+    p = only(problems(folder), "deployment.yml", "addressing.sites_pool", "not a valid IPv4 network")
+    assert p.fix == "host bits are set: write the network address, 10.64.0.0/12"
