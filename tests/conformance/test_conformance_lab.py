@@ -100,3 +100,18 @@ def test_a_broken_control_is_reported_alone(audit_lab, tmp_path: Path, pytestcon
     assert failing(before) - failing(after) == set()
     check = _ssh(audit_lab, node, f"sshd -T | grep -i '^{keyword.lower()} '")
     assert value not in check.stdout.split(), f"{node} still has {keyword} {value} after the restore"
+
+
+def test_converged_lab_passes_the_audit(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Issue 6, done when: the roles converge the lab, then the audit passes (exit 0, with the lab waivers).
+
+    Needs a ``converged_lab`` fixture (the roles' converge of the lab); until one exists in the
+    suite this is skipped, visibly, rather than run against unconfigured nodes.
+    """
+    try:
+        request.getfixturevalue("converged_lab")
+    except pytest.FixtureLookupError:
+        pytest.skip("no converged_lab fixture in the suite yet: nothing converges the lab before the audit")
+    code, data, _ = audit(tmp_path)
+    failing_ids = sorted(data["failed_controls"])
+    assert code == 0 and data["passed"], f"the converged lab fails {failing_ids}; see {tmp_path / 'audit.html'}"

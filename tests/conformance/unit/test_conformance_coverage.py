@@ -8,6 +8,7 @@ one control and only known ones, and every composite's serving controls are them
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", *files, "--collect-only", "-q", "-p", "no:cacheprovider",
          f"--rootdir={ROOT}", f"--conformance-manifest={out}"],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True, text=True, cwd=ROOT, check=False, env=dict(os.environ, CLOISON_AUDIT_RUN="1"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     data: list[dict[str, object]] = json.loads(out.read_text())
@@ -67,6 +68,16 @@ def test_no_check_collects_to_nothing(manifest) -> None:
 def test_every_check_is_a_lab_check(manifest) -> None:
     """Checks run against the lab; none may pass silently without it (they fail when it is down)."""
     assert all(m["lab"] for m in manifest)
+
+
+def test_checks_are_collected_only_inside_an_audit() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(CHECKS), "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "lab",
+         f"--rootdir={ROOT}"],
+        capture_output=True, text=True, cwd=ROOT, check=False, env={k: v for k, v in os.environ.items()
+                                                                      if k != "CLOISON_AUDIT_RUN"},
+    )  # fmt: skip
+    assert "test_audit_" not in proc.stdout and "test_conformance_lab.py" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_unknown_control_is_refused_at_collection(tmp_path: Path) -> None:
