@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import re
 from enum import Enum
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from segmenting import commands, errors, model, schema_cmd
@@ -81,3 +84,21 @@ def test_exit_codes_are_documented() -> None:
     for name, value in vars(errors).items():
         if name.startswith("EXIT_"):
             assert f"| {value} | `{name}` |" in CLI_MD, name
+
+
+EXAMPLES = re.findall(r"```yaml\n(.*?)```", INVENTORY_MD, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.split(":", 1)[0])
+def test_yaml_examples_match_the_schema(example: str) -> None:
+    """Each example in docs/inventory.md is a valid file of the kind its first key names."""
+    data = json.loads(json.dumps(yaml.safe_load(example), default=str))
+    file = model.section_file(next(iter(data)))
+    jsonschema.Draft202012Validator(
+        schema_cmd.file_schema(file), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(data)
+
+
+def test_every_file_has_an_example() -> None:
+    firsts = {model.section_file(e.split(":", 1)[0].strip()) for e in EXAMPLES}
+    assert firsts == set(model.FILES)
