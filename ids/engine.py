@@ -149,6 +149,10 @@ class Engine:
                 self.flows.bind(key, flow)
             flow.packets += 1
             flow.last = pkt.ts
+            if flow.fast:
+                # Settled flow in a frame the raw fast path cannot slice (IPv6, SLL, raw IP,
+                # IPv4 options): decoded, but nothing left for the detectors to do.
+                return
             if new:
                 self._classify(pkt, flow)
                 for d in self._new_flow:
