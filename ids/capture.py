@@ -56,6 +56,7 @@ class LiveCapture:
         self.iface = iface
         self.ring: mmap.mmap | None = None
         self.ring_frames = 0
+        self._stats_lock = threading.Lock()
         self.block_size = block_size
         self.blocks = blocks
         self.received = 0
@@ -120,11 +121,13 @@ class LiveCapture:
     def kernel_stats(self) -> tuple[int, int]:
         """(frames passed to the socket, frames dropped), cumulative since opening."""
         size = 12 if self.ring is not None else 8  # tpacket_stats_v3 has a third counter
-        raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, size)
-        packets, drops = struct.unpack("II", raw[:8])
-        self.received += packets
-        self.drops += drops
-        return self.received, self.drops
+        # Reading resets the kernel's counters; the metrics thread reads them too.
+        with self._stats_lock:
+            raw = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, size)
+            packets, drops = struct.unpack("II", raw[:8])
+            self.received += packets
+            self.drops += drops
+            return self.received, self.drops
 
     def run(self, engine: Engine, stop: threading.Event, duration: float | None = None) -> None:
         """Feed the engine until ``stop`` is set or ``duration`` seconds passed."""
