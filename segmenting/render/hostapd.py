@@ -9,11 +9,16 @@ What hostapd cannot do, and what the lab does around it (LAB-NOTES "802.1X"):
 - it does not block data frames: the OVS script (:mod:`segmenting.render.ovs`) keeps the port
   closed with an OpenFlow drop, and the action script adds the flows for the camera's MAC and
   address on ``AP-STA-CONNECTED`` and removes them on ``AP-STA-DISCONNECTED``;
-- dynamic VLAN needs the per-VLAN netdevs to exist and the lab kernel has no 802.1Q devices, so
-  ``dynamic_vlan=0``: the RADIUS VLAN attributes are ignored and the port is statically in the
-  cameras VLAN, the VLAN RADIUS assigns to every known camera anyway;
-- no MAC Authentication Bypass in 2.10: MAB cameras get no hostapd file (their ports are pinned
-  in the OVS script, lab only).
+- dynamic VLAN (``dynamic_vlan=1``: the port takes the VLAN RADIUS returns) only works if a
+  netdev exists beforehand for every VLAN RADIUS may return; the lab kernel has no 802.1Q
+  devices, so the lab creates them as taps named ``v<vid>`` (segmenting/lab/switches.py) and the
+  rendered ``hostapd/vlan`` file maps the cameras and quarantine VLANs to those names;
+- no MAC Authentication Bypass in 2.10: MAB cameras get no hostapd file and their ports stay
+  closed in the OVS script; the lab's port daemon (segmenting/lab/portd.py) sends the MAB
+  Access-Request itself (radclient, ``Service-Type = Call-Check``) and opens the port on accept.
+
+The files are meant to be installed in :data:`INSTALL_DIR`/``<switch>/`` (``vlan_file`` points
+there).
 """
 
 from __future__ import annotations
@@ -27,6 +32,16 @@ from segmenting.render.ovs import devices as ovs_devices
 from segmenting.render.secrets import SecretsProvider
 
 REAUTH_SECONDS = 3600  # re-authenticate hourly: a revoked camera certificate loses access soon
+INSTALL_DIR = "/etc/hostapd/cloison"
+
+
+def vlan_netdev(vid: int) -> str:
+    """The netdev hostapd moves a station to for VLAN ``vid`` (the lab's tap naming)."""
+    return f"v{vid}"
+
+
+def vlan_file(v: SwitchView) -> str:
+    return "".join(f"{vid} {vlan_netdev(vid)}\n" for vid in sorted({v.camera_vlan, v.quarantine_vlan}))
 
 
 def devices(plan: Plan) -> list[str]:
@@ -66,9 +81,10 @@ def port_conf(v: SwitchView, cp: CameraPort, plan: Plan, secret: str) -> str:
         "acct_server_port=1813",
         f"acct_server_shared_secret={secret}",
         "radius_request_cui=1",
-        "# dynamic_vlan=0: no per-VLAN netdevs in the lab; OVS tags the port with the cameras VLAN",
-        f"# ({v.camera_vlan}), the VLAN RADIUS assigns to this camera.",
-        "dynamic_vlan=0",
+        "# The VLAN comes from RADIUS (Tunnel-Private-Group-Id); the netdevs named in vlan_file must",
+        "# exist before hostapd starts (hostapd 2.10 wired, LAB-NOTES).",
+        "dynamic_vlan=1",
+        f"vlan_file={INSTALL_DIR}/{v.id}/vlan",
     ]
     return "\n".join(lines) + "\n"
 
@@ -113,5 +129,6 @@ def render(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFi
         for cp in v.cameras
         if not cp.mab
     ]
+    files.append(RenderedFile(device, "hostapd/vlan", vlan_file(v)))
     files.append(RenderedFile(device, "hostapd/action.sh", action_script(v, plan), 0o755))
     return files

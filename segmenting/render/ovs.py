@@ -13,9 +13,9 @@ replaced by cookie) and sets up what issue 8 asks of every access switch, the OV
   closed by an OpenFlow drop and hostapd's action script opens it for the camera's MAC and
   address only on ``AP-STA-CONNECTED`` (this is also the lab's DHCP snooping / ARP inspection:
   only the plan's MAC/IP pair passes);
-- MAB: hostapd 2.10 has no MAC Authentication Bypass. The lab pins a MAB camera's MAC and
-  address to its port with the same flows at setup time: what MAB would authorise, without the
-  RADIUS round trip. This is lab-only and the file says so;
+- MAB: hostapd 2.10 has no MAC Authentication Bypass, so a MAB camera's port stays closed here;
+  the lab's port daemon (segmenting/lab/portd.py) asks RADIUS itself and opens it on accept.
+  Nothing is opened without a RADIUS decision;
 - BPDU guard: OVS has none; frames to the STP group address from camera and unused ports are
   dropped (a camera port cannot take part in spanning tree, which is what BPDU guard protects);
 - SPAN: one mirror of every camera port and the uplink to the IDS port (``select-src-port`` /
@@ -43,8 +43,8 @@ def devices(plan: Plan) -> list[str]:
 
 
 def camera_flows(bridge: str, port: str, mac: str, ip: str, camera_vlan: int) -> list[str]:
-    """The flows that open a camera port for its own MAC and address (used at setup for MAB
-    cameras and by the hostapd action script for EAP-TLS ones)."""
+    """The flows that open a camera port for its own MAC and address only (the hostapd action
+    script adds them once the camera is authenticated)."""
     del camera_vlan
     base = f"cookie={COOKIE},priority=200,in_port={port},dl_src={mac}"
     return [
@@ -105,13 +105,9 @@ def render_text(v: SwitchView, plan: Plan) -> str:
         )
     for cp in v.cameras:
         name = ovs_port(v.site, cp.port)
-        lines.append(f"ovs-ofctl add-flow \"$BR\" 'cookie={COOKIE},priority=100,in_port={name},actions=drop'")
         if cp.mab:
-            lines.append(f"# {cp.camera.id}: MAB camera. LAB ONLY: hostapd 2.10 has no MAB, the MAC is pinned here.")
-            lines += [
-                line.replace(f"add-flow {br} ", 'add-flow "$BR" ')
-                for line in camera_flows(br, name, cp.camera.mac, cp.camera.ip, v.camera_vlan)
-            ]
+            lines.append(f"# {cp.camera.id} does MAB: closed until the port daemon's RADIUS request is accepted.")
+        lines.append(f"ovs-ofctl add-flow \"$BR\" 'cookie={COOKIE},priority=100,in_port={name},actions=drop'")
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ EAP-TLS works end to end in about 2 s.
 
 from __future__ import annotations
 
+import re
 import select
 import shutil
 import signal
@@ -135,8 +136,15 @@ def _attempt(net: Net, lab_plan: Plan, identity: str, cert_cn: str) -> tuple[str
     s = site(lab_plan, SITE)
     port, cam_id = next((p, c) for p, c in s.switch.camera_ports if _auth(lab_plan, c) == "eap-tls")
     files = {f.path: f.text for f in hostapd.render(lab_plan, s.switch.id, FakeSecrets())}
+    vlans = net.dir / "vlan"
+    vlans.write_text(files["hostapd/vlan"], encoding="utf-8")
     conf = net.dir / "hostapd.conf"
-    conf.write_text(files[f"hostapd/{ovs_port(s, port)}.conf"], encoding="utf-8")
+    text = files[f"hostapd/{ovs_port(s, port)}.conf"]
+    conf.write_text(re.sub(r"(?m)^vlan_file=.*$", f"vlan_file={vlans}", text), encoding="utf-8")
+    for line in files["hostapd/vlan"].splitlines():  # dynamic VLAN: the netdevs exist first
+        dev = line.split()[1]
+        subprocess.run(["ip", "netns", "exec", net.sw, "ip", "tuntap", "add", dev, "mode", "tap"], check=False)
+        subprocess.run(["ip", "netns", "exec", net.sw, "ip", "link", "set", dev, "up"], check=False)
     key, pem = _camera_cert(net.raddb, net.dir, cert_cn)
     supp = net.dir / "supplicant.conf"
     supp.write_text(

@@ -123,7 +123,7 @@ def test_procurve_content(plan: Plan, device: str) -> None:
         assert line in f.text.splitlines()
 
 
-def test_ovs_isolation_and_mab_pin(lab_plan: Plan) -> None:
+def test_ovs_isolation_and_closed_ports(lab_plan: Plan) -> None:
     device = "sw-s-castelroux-1"
     (f,) = ovs.render(lab_plan, device, FakeSecrets())
     site = lab_plan.site("s-castelroux-1")
@@ -132,11 +132,17 @@ def test_ovs_isolation_and_mab_pin(lab_plan: Plan) -> None:
         name = ovs_port(site, port)
         assert f"set port {name} vlan_mode=access tag={site.vlans['cameras']} protected=true" in f.text
         assert f"priority=100,in_port={name},actions=drop" in f.text
-        pinned = f"in_port={name},dl_src=" in f.text
-        assert pinned == (_cams(lab_plan)[cam] == "mab"), "only MAB ports are pinned at setup"
+        assert f"in_port={name},dl_src=" not in f.text, "no port is opened without a RADIUS decision"
+        assert (f"# {cam} does MAB" in f.text) == (_cams(lab_plan)[cam] == "mab")
     confs = [r.path for r in hostapd.render(lab_plan, device, FakeSecrets())]
     eap_ports = [p for p, c in site.switch.camera_ports if _cams(lab_plan)[c] == "eap-tls"]
-    assert sorted(confs) == sorted([*(f"hostapd/{ovs_port(site, p)}.conf" for p in eap_ports), "hostapd/action.sh"])
+    expected = [*(f"hostapd/{ovs_port(site, p)}.conf" for p in eap_ports), "hostapd/action.sh", "hostapd/vlan"]
+    assert sorted(confs) == sorted(expected)
+    vlan_file = next(r.text for r in hostapd.render(lab_plan, device, FakeSecrets()) if r.path == "hostapd/vlan")
+    assert (
+        vlan_file
+        == f"{site.vlans['cameras']} v{site.vlans['cameras']}\n{site.vlans['quarantine']} v{site.vlans['quarantine']}\n"
+    )
 
 
 def test_hostapd_refuses_mab(lab_plan: Plan) -> None:

@@ -78,7 +78,5 @@ ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=300,in_port=cs5f7048p20,dl_dst=
 ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=300,in_port=cs5f7048p21,dl_dst=01:80:c2:00:00:00,actions=drop'
 ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=300,in_port=cs5f7048p22,dl_dst=01:80:c2:00:00:00,actions=drop'
 ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=100,in_port=cs5f7048p1,actions=drop'
+# cam-00248 does MAB: closed until the port daemon's RADIUS request is accepted.
 ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=100,in_port=cs5f7048p2,actions=drop'
-# cam-00248: MAB camera. LAB ONLY: hostapd 2.10 has no MAB, the MAC is pinned here.
-ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=200,in_port=cs5f7048p2,dl_src=3c:ef:8c:00:00:f8,arp,arp_spa=10.64.96.11,arp_sha=3c:ef:8c:00:00:f8,actions=NORMAL'
-ovs-ofctl add-flow "$BR" 'cookie=0xc105,priority=200,in_port=cs5f7048p2,dl_src=3c:ef:8c:00:00:f8,ip,nw_src=10.64.96.11,actions=NORMAL'
