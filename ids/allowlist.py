@@ -103,6 +103,7 @@ class Allowlist:
         self.dhcp_macs: set[bytes] = set()
         self.router_macs: set[bytes] = set()
         self.router_ips: set[bytes] = set()
+        self.routers_without_mac: set[bytes] = set()
         self.collector: tuple[str, int] | None = None
         self.camera_vlans: set[int] = set()
         self._zone_cache: dict[bytes, Zone | None] = {}
@@ -215,6 +216,8 @@ class Allowlist:
                 self.known_macs.add(normalise_mac(d["mac"]))
         for r in s.get("routers", []):
             self.router_ips.add(packed(r["ip"], "services.routers"))
+            if not r.get("mac"):
+                self.routers_without_mac.add(packed(r["ip"], "services.routers"))
             if r.get("mac"):
                 self.router_macs.add(normalise_mac(r["mac"]))
                 self.known_macs.add(normalise_mac(r["mac"]))

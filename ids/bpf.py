@@ -1,10 +1,11 @@
 """The kernel filter: leave allowlisted bulk out before it ever reaches Python.
 
-From the allowlist, every UDP rule from the ``cameras`` zone to the ``recording`` zone is a
-media flow (RTP, RFC 3550). The filter drops those datagrams when the destination port is
-even (RTP) and keeps odd ports (RTCP), so the sensor still sees each stream's heartbeat for
-the stream-stop detector at a few packets per second instead of hundreds. libpcap (through
-Scapy's ``compile_filter``/``attach_filter``) compiles the expression to classic BPF.
+From the allowlist, media flows are: UDP rules from the ``cameras`` zone to ``recording``
+(RTP, RFC 3550) and TCP rules from ``recording`` to ``cameras`` on the RTSP port (RTP
+interleaved in RTSP, RFC 2326 section 10.12, what the reference plan uses). The filter drops
+that bulk except RTCP (odd UDP ports), connection set-up/tear-down and a 1-in-64 sample, so
+the sensor still sees each stream's heartbeat at a few frames per second instead of hundreds.
+libpcap (through Scapy's ``compile_filter``/``attach_filter``) compiles it to classic BPF.
 """
 
 from __future__ import annotations
@@ -13,16 +14,37 @@ from ids.allowlist import Allowlist
 
 
 def media_exclusion(al: Allowlist) -> str | None:
-    """A pcap-filter expression passing everything but allowlisted RTP bulk; None if none."""
+    """A pcap-filter expression passing everything but allowlisted media bulk; None if none."""
     terms: list[str] = []
     for rule in al.rules:
-        if rule.proto != 17 or rule.src_zone != "cameras" or rule.dst_zone != "recording":
-            continue
-        src = " or ".join(f"src net {c}" for c in rule.src_cidrs)
-        dst = " or ".join(f"dst net {c}" for c in rule.dst_cidrs)
-        ports = " or ".join(f"dst port {a}" if a == b else f"dst portrange {a}-{b}" for a, b in rule.ports) or "udp"
-        # udp[3] is the low byte of the destination port: even = RTP, odd = RTCP.
-        terms.append(f"(udp and ({src}) and ({dst}) and ({ports}) and udp[3] & 1 = 0)")
+        if rule.proto == 17 and rule.src_zone == "cameras" and rule.dst_zone == "recording":
+            src = " or ".join(f"src net {c}" for c in rule.src_cidrs)
+            dst = " or ".join(f"dst net {c}" for c in rule.dst_cidrs)
+            ports = _ports("dst", rule.ports) or "udp"
+            # udp[3] is the low byte of the destination port: even = RTP, odd = RTCP.
+            terms.append(f"(udp and ({src}) and ({dst}) and ({ports}) and udp[3] & 1 = 0{_SAMPLE})")
+        elif rule.proto == 6 and rule.src_zone == "recording" and rule.dst_zone == "cameras":
+            if not any(a <= 554 <= b or a <= 8554 <= b for a, b in rule.ports):
+                continue
+            # RTSP with interleaved RTP: the bulk is camera -> recorder on the RTSP port.
+            # Segments opening or closing a connection always pass.
+            src = " or ".join(f"src net {c}" for c in rule.dst_cidrs)
+            dst = " or ".join(f"dst net {c}" for c in rule.src_cidrs)
+            ports = _ports("src", rule.ports)
+            terms.append(
+                f"(tcp and ({src}) and ({dst}) and ({ports}) and "
+                f"tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) = 0{_SAMPLE})"
+            )
     if not terms:
         return None
     return "not (" + " or ".join(terms) + ")"
+
+
+# Let one frame in 64 of the bulk through, chosen by the low bits of the IPv4 identification
+# (which counts up per frame on camera stacks): a heartbeat for the stream-stop detector. A
+# stack that sends ID 0 gets no filtering at all, which fails safe (more frames, not fewer).
+_SAMPLE = " and ip[5] & 0x3f != 0"
+
+
+def _ports(direction: str, ports: tuple[tuple[int, int], ...]) -> str:
+    return " or ".join(f"{direction} port {a}" if a == b else f"{direction} portrange {a}-{b}" for a, b in ports)

@@ -1,9 +1,10 @@
 """A camera whose stream stops: tampering (cable cut, camera masked and rebooted) or outage.
 
 A camera that has been streaming (UDP from the camera to the ``recording`` zone, i.e. RTP and
-RTCP, RFC 3550) and sends nothing to it for ``stream_timeout`` seconds of capture time raises
-one alert; it re-arms when the stream comes back. The live sensor's BPF keeps RTCP (odd
-ports), so the detector still sees each stream's heartbeat when RTP bulk is filtered out.
+RTCP, RFC 3550; or an allowed RTSP connection from the recorder, whose interleaved RTP comes
+back on it) and shows no traffic for ``stream_timeout`` seconds of capture time raises one
+alert; it re-arms when the stream comes back. The live sensor's BPF keeps RTCP (odd ports)
+and a 1-in-64 sample of the bulk, so the detector still sees each stream's heartbeat.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from ids.signatures import STREAM_STOPPED
 
 if TYPE_CHECKING:
     from ids.engine import Engine
+
+
+RTSP_PORTS = frozenset({554, 8554})
 
 
 class _Stream:
@@ -41,15 +45,24 @@ class StreamStop(Detector):
         self.streams: dict[str, _Stream] = {}
 
     def new_flow(self, pkt: Packet, flow: Flow) -> None:
-        if pkt.proto != 17 or flow.rule is None:
+        if flow.rule is None:
             return
-        host = self.engine.host(pkt.src)
-        zone = self.engine.zone(pkt.dst)
+        if pkt.proto == 17:
+            # RTP/RTCP over UDP: the camera sends to the recording zone.
+            cam_ip, peer = pkt.src, pkt.dst
+        elif pkt.proto == 6 and pkt.dport in RTSP_PORTS:
+            # RTSP with interleaved RTP (RFC 2326 section 10.12): the recorder connects to
+            # the camera and the media comes back on that connection.
+            cam_ip, peer = pkt.dst, pkt.src
+        else:
+            return
+        host = self.engine.host(cam_ip)
+        zone = self.engine.zone(peer)
         if host is None or host.kind != "camera" or zone is None or zone.zone != "recording":
             return
         st = self.streams.get(host.id)
         if st is None:
-            st = self.streams[host.id] = _Stream(host.id, pkt.src, pkt.dst)
+            st = self.streams[host.id] = _Stream(host.id, cam_ip, peer)
         st.flows = [f for f in st.flows if not f.dead]
         st.flows.append(flow)
         flow.camera = host.id

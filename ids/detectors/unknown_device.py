@@ -25,18 +25,30 @@ class UnknownDevice(Detector):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
-        assert self.allowlist is not None
-        self.known = self.allowlist.known_macs
-        self.camera_vlans = self.allowlist.camera_vlans
+        al = self.allowlist
+        assert al is not None
+        self.known = set(al.known_macs)  # a copy: learned gateway MACs are added here
+        self.camera_vlans = al.camera_vlans
+        # Routers (camera-subnet gateways) the plan lists without a MAC: the first MAC seen
+        # speaking for that address, or routing a planned camera's traffic, is learned
+        # (trust on first use; a later change is the ARP detector's binding change).
+        self.unlearned_routers = set(al.routers_without_mac)
+        self.camera_macs = {m for m, h in al.host_by_mac.items() if h.kind == "camera"}
         self.reported: set[bytes] = set()
 
     def frame(self, pkt: Packet, flow: Flow | None) -> None:
         mac = pkt.src_mac
+        if self.unlearned_routers and mac in self.camera_macs and pkt.version:
+            self._learn_gateway(pkt)
         if not mac or mac in self.known or mac in self.reported or mac[0] & 1:
             return
         src = pkt.src
         if pkt.ethertype == ETH_ARP and len(pkt.l3) >= 28:
             src = pkt.l3[14:18]
+        if src in self.unlearned_routers:
+            self.unlearned_routers.discard(src)
+            self.known.add(mac)
+            return
         zone = self.engine.zone(src) if src and any(src) else None
         on_camera_vlan = pkt.vlan is not None and pkt.vlan in self.camera_vlans
         if not on_camera_vlan and (zone is None or zone.zone != "cameras"):
@@ -54,3 +66,14 @@ class UnknownDevice(Detector):
             dedup=mac,
             extra={"mac": mac_text(mac)},
         )
+
+    def _learn_gateway(self, pkt: Packet) -> None:
+        """A planned camera sending off its subnet addresses the frame to its gateway."""
+        dmac = pkt.dst_mac
+        if not dmac or dmac[0] & 1 or dmac in self.known:
+            return
+        sz, dz = self.engine.zone(pkt.src), self.engine.zone(pkt.dst)
+        if sz is not None and dz is not None and sz.id != dz.id:
+            self.known.add(dmac)
+            if sz.site is not None:
+                self.unlearned_routers -= {ip for ip in self.unlearned_routers if self.engine.zone(ip) is sz}
