@@ -58,6 +58,7 @@ def inventory_nodes(plan: Plan, path: Path) -> list[NodeSpec]:
 
 PREFETCH: dict[str, None] = {}  # ordered set of commands the checks will run on every host
 _CACHE: dict[tuple[str, str], tuple[int, str]] = {}
+_UNREACHABLE: dict[str, str] = {}  # host -> why: every check on it errors at once instead of timing out
 
 
 def prefetch(*commands: str) -> None:
@@ -77,8 +78,14 @@ def gather(host: Any, commands: list[str]) -> int:
         f"printf '\\n@@{tag} {i}@@\\n'; ( {cmd} ) 2>&1; printf '\\n@@{tag}-rc {i} %s@@\\n' $?"
         for i, cmd in enumerate(commands)
     ]
-    res = host.run("sh -c " + shlex.quote("; ".join(parts)))
-    if res.rc == 255 and not res.stdout:  # ssh itself failed: leave nothing cached, checks report it
+    try:
+        res = host.run("sh -c " + shlex.quote("; ".join(parts)))
+    except RuntimeError as exc:  # testinfra's SSH backend raises when ssh itself fails (exit 255)
+        stderr = getattr(exc.args[0], "stderr", "") if exc.args else ""
+        _UNREACHABLE[host_name(host)] = str(stderr or exc).strip()[:200]
+        return 0
+    if res.rc == 255 and not res.stdout:  # ssh itself failed: every check on this host reports it
+        _UNREACHABLE[host_name(host)] = res.stderr.strip()[:200]
         return 0
     pattern = re.compile(rf"\n@@{tag} (\d+)@@\n(.*?)\n@@{tag}-rc \1 (\d+)@@\n", re.DOTALL)
     name = host_name(host)
@@ -92,7 +99,12 @@ def run(host: Any, command: str) -> tuple[int, str]:
     key = (host_name(host), command)
     if key in _CACHE:
         return _CACHE[key]
-    res = host.run(command)
+    if key[0] in _UNREACHABLE:
+        raise ConnectionError(f"{key[0]} unreachable over SSH: {_UNREACHABLE[key[0]]}")
+    try:
+        res = host.run(command)
+    except RuntimeError as exc:
+        raise ConnectionError(f"{key[0]} unreachable over SSH: {str(exc)[:200]}") from None
     if res.rc == 255 and "ssh" in res.stderr.lower() and not res.stdout:
         raise ConnectionError(f"{key[0]} unreachable over SSH: {res.stderr.strip()[:200]}")
     return int(res.rc), (res.stdout + res.stderr).strip()
