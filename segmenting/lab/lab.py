@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import shutil
 import subprocess
 import sys
@@ -21,9 +20,11 @@ from pathlib import Path
 from segmenting.api import load_plan
 from segmenting.lab import access, cameras, netns, nodes, pki, rootfs, switches
 from segmenting.lab.names import CACHE_DIR, FABRIC_NS, MGMT_CIDR, MGMT_CONTROLLER, MGMT_ROOT_LINK, LabPaths
-from segmenting.lab.run import Proc, Runner, alive
+from segmenting.lab.run import LabError, Proc, Runner, alive
 from segmenting.lab.state import LabState, load, save
 from segmenting.lab.topology import Iface, Link, Node, Switch, Topology, build_topology, pick_sites
+from segmenting.render._switch import radius_key
+from segmenting.render.secrets import GeneratedSecrets
 
 Progress = Callable[[str], None]
 SSH_WAIT = 120.0
@@ -91,9 +92,8 @@ def _build(topo: Topology, paths: LabPaths, r: Runner, st: LabState, progress: P
     lower, spent = rootfs.ensure(r, CACHE_DIR)
     step("rootfs " + (f"built in {spent:.0f} s" if spent else "cached") + f": {lower}")
     video = cameras.clip(r)
-    secret = secrets.token_urlsafe(18)
-    (paths.root / "radius.secret").write_text(secret)
-    (paths.root / "radius.secret").chmod(0o600)
+    # RADIUS secrets per switch, kept where the FreeRADIUS renderer's provider finds them (0600).
+    secrets = GeneratedSecrets(paths.secrets)
     _pki(topo, paths, r)
     pubkey = access.controller_key(r, paths)
 
@@ -141,6 +141,7 @@ def _build(topo: Topology, paths: LabPaths, r: Runner, st: LabState, progress: P
         save(paths.state, st)
         switches.add_ports(r, sw, paths)
         switches.start_sshd(r, sw, paths, st)
+        secret = switches.write_secret(sw, paths, secrets.get(radius_key(sw.id)))
         for port in sw.ports:
             switches.start_hostapd(r, sw, port.dev, paths, state=st, secret=secret)
         cfg = switches.portd_config(sw, paths)
@@ -148,6 +149,7 @@ def _build(topo: Topology, paths: LabPaths, r: Runner, st: LabState, progress: P
                             log=paths.logs / f"{sw.id}.portd.log", ns=sw.ns, env=switches.env(paths, sw)))  # fmt: skip
         save(paths.state, st)
 
+    secrets.save()
     step(f"cameras: {len(topo.cameras)} streams and supplicants")
     ca = paths.pki / "ca.pem"
     for cam in topo.cameras:

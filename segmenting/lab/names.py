@@ -69,6 +69,10 @@ class LabPaths:
         return self.root / "inventory.yml"
 
     @property
+    def secrets(self) -> Path:
+        return self.root / "secrets.json"
+
+    @property
     def pki(self) -> Path:
         return self.root / "pki"
 

@@ -62,7 +62,7 @@ def plug(topo: Topology, paths: LabPaths, r: Runner, where: str) -> str:
         old = [p for p in st.procs if p.what == f"hostapd:{sw.id}:{dev}"]
         r.stop(old, grace=3)
         st.procs = [p for p in st.procs if p not in old]
-        secret = (paths.root / "radius.secret").read_text()
+        secret = (paths.switch(sw.id) / "radius.secret").read_text().strip()
         switches.start_hostapd(r, sw, dev, paths, state=st, secret=secret)
         cfg_path = paths.switch(sw.id) / "portd.json"
         cfg = json.loads(cfg_path.read_text())
@@ -108,7 +108,7 @@ def unplug(paths: LabPaths, r: Runner, topo: Topology | None = None) -> None:
             r.run(["ip", "-n", cam.ns, "route", "replace", "default", "via", cam.gateway])
             r.run(["ovs-vsctl", "add-port", switches.BRIDGE, dev, f"tag={sw.vlans['unused']}"], ns=sw.ns, env=env)
             r.run(["ovs-ofctl", "add-flow", switches.BRIDGE, switches.close_flow(dev)], ns=sw.ns, env=env)
-            secret = (paths.root / "radius.secret").read_text()
+            secret = (paths.switch(sw.id) / "radius.secret").read_text().strip()
             switches.start_hostapd(r, sw, dev, paths, state=st, secret=secret)
             sup = [p for p in st.procs if p.what == f"supplicant:{cam.id}"]
             if sup:  # the supplicant was bound to the old interface: start it again

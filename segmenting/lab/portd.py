@@ -110,6 +110,10 @@ class PortManager:
 
     def authorize(self, port: Port, method: str, vlan: int | None, mac: str) -> None:
         vid = vlan or port.vlan  # no VLAN from RADIUS: the port's configured access VLAN
+        if vid == int(self.cfg["vlans"]["quarantine"]):
+            # The server accepts unknown devices into the quarantine VLAN (reaches nothing).
+            self.quarantine(port, method, mac, "RADIUS: quarantine VLAN")
+            return
         self.set_vlan_open(port, vid)
         port.state, port.method, port.assigned_vlan, port.mac, port.reason = "authorized", method, vid, mac, ""
         port.since = time.time()
@@ -223,7 +227,9 @@ class PortManager:
     def start_mab(self, port: Port) -> None:
         user = port.mac.replace(":", "")
         calling = port.mac.replace(":", "-").upper()
+        # Message-Authenticator: radclient computes it; the RADIUS server requires it (BlastRADIUS).
         req = (f'User-Name = "{user}"\nUser-Password = "{user}"\nService-Type = Call-Check\n'
+               "Message-Authenticator = 0x00\n"
                f'Calling-Station-Id = "{calling}"\nNAS-IP-Address = {self.cfg["nas_ip"]}\n'
                f'NAS-Identifier = "{self.cfg["switch"]}"\nNAS-Port-Id = "{port.dev}"\n')  # fmt: skip
         server = f"{self.cfg['radius']}:1812"

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from segmenting.api import load_plan
 from segmenting.lab import lab as lab_mod
 from segmenting.lab import standin, switches
 from segmenting.lab.names import LabPaths, default_paths
 from segmenting.lab.run import SubprocessRunner
 from segmenting.lab.topology import Switch, Topology
+from segmenting.plan import Plan
 
 DEFAULT_DEPLOYMENT = Path(__file__).resolve().parents[2] / "inventory" / "ingeagglo"
 
@@ -27,6 +29,7 @@ DEFAULT_DEPLOYMENT = Path(__file__).resolve().parents[2] / "inventory" / "ingeag
 @dataclass
 class Lab:
     topology: Topology
+    plan: Plan
     paths: LabPaths
     up_seconds: float
     timings: dict[str, float] = field(default_factory=dict)
@@ -62,7 +65,7 @@ def lab() -> Iterator[Lab]:
     r = SubprocessRunner()
     try:
         res = lab_mod.up(folder, sites, paths, r)
-        yield Lab(res.topology, paths, res.seconds)
+        yield Lab(res.topology, load_plan(folder), paths, res.seconds)
     finally:
         lab_mod.down(paths, r)
 
@@ -70,5 +73,5 @@ def lab() -> Iterator[Lab]:
 @pytest.fixture(scope="session")
 def lab_network(lab: Lab) -> Lab:
     """The lab with RADIUS and routing configured by the stand-ins (until the roles exist)."""
-    standin.configure(lab.paths, lab.topology)
+    standin.configure(lab.paths, lab.topology, lab.plan)
     return lab

@@ -1,21 +1,23 @@
 """Stand-ins for roles that do not exist yet, so the lab can prove itself end to end.
 
-**Not** a role and not part of ``lab up``: the ``radius`` role (FreeRADIUS from the renderer) and
-the gateway/firewall roles will replace this. Until then the lab's self-test configures, over SSH
-like any controller would: FreeRADIUS on the RADIUS node with the lab CA, one entry per camera
-(EAP-TLS identity or MAB MAC, with the camera VLAN from the plan); IPv4 forwarding on the CSU
-firewall and the site gateways; and a gateway rule that the quarantine reaches nothing.
+**Not** a role and not part of ``lab up``: the ``radius`` role and the gateway/firewall roles will
+replace this in the lab's self-test. Until they run there, it configures, over SSH like any
+controller would: FreeRADIUS on the RADIUS node from the FreeRADIUS *renderer's* output with the
+lab CA; IPv4 forwarding on the CSU firewall and the site gateways; and a gateway rule that the
+quarantine reaches nothing.
 """
 
 from __future__ import annotations
 
 import shlex
 import subprocess
-from pathlib import Path
 
 from segmenting.lab.names import LabPaths
 from segmenting.lab.run import LabError
 from segmenting.lab.topology import Topology
+from segmenting.plan import Plan
+from segmenting.render.freeradius import render as render_freeradius
+from segmenting.render.secrets import GeneratedSecrets
 
 FR = "/etc/freeradius/3.0"
 
@@ -34,62 +36,23 @@ def _put(paths: LabPaths, host: str, path: str, text: str) -> None:
     _ssh(paths, host, f"install -D -m 0640 -o root -g freerad /dev/null {q} && cat > {q}", text)
 
 
-def users_file(topo: Topology) -> str:
-    lines = ["# cloison lab stand-in: one entry per camera of the lab (from the plan)"]
-    for cam in topo.cameras:
-        reply = f'\tTunnel-Type = VLAN, Tunnel-Medium-Type = IEEE-802, Tunnel-Private-Group-Id = "{cam.vlan}"'
-        if cam.auth == "eap-tls" and cam.identity:
-            lines += [f'"{cam.identity}"', reply, ""]
-        else:
-            mac = cam.mac.replace(":", "").lower()
-            lines += [f'"{mac}" Cleartext-Password := "{mac}"', reply, ""]
-    return "\n".join(lines) + "\n"
-
-
-def eap_module() -> str:
-    return f"""# cloison lab stand-in: EAP-TLS only, certificates from the lab CA
-eap {{
-	default_eap_type = tls
-	timer_expire = 60
-	ignore_unknown_eap_types = no
-	max_sessions = ${{max_requests}}
-	tls-config tls-common {{
-		private_key_file = {FR}/certs/lab/radius.key
-		certificate_file = {FR}/certs/lab/radius.pem
-		ca_file = {FR}/certs/lab/ca.pem
-		cipher_list = "DEFAULT"
-		tls_min_version = "1.2"
-		tls_max_version = "1.2"
-		ecdh_curve = "prime256v1"
-		check_cert_cn = %{{User-Name}}
-		cache {{
-			enable = no
-		}}
-	}}
-	tls {{
-		tls = tls-common
-	}}
-}}
-"""
-
-
-def configure_radius(paths: LabPaths, topo: Topology, host: str = "csu-radius") -> None:
-    secret = (paths.root / "radius.secret").read_text().strip()
-    pool = "10.64.0.0/12"
-    clients = (
-        "# cloison lab stand-in: the lab switches (site management addresses)\n"
-        f"client lab_switches {{\n\tipaddr = {pool}\n\tsecret = {secret}\n\tshortname = lab-switches\n}}\n"
-        "client localhost {\n\tipaddr = 127.0.0.1\n\tsecret = testing123\n}\n"
-    )
-    _put(paths, host, f"{FR}/clients.conf", clients)
+def configure_radius(paths: LabPaths, topo: Topology, plan: Plan, host: str = "csu-radius") -> None:
+    """FreeRADIUS from the project's renderer (:mod:`segmenting.render.freeradius`), as the ``radius``
+    role would install it: the rendered files over /etc/freeradius/3.0, the lab CA and server
+    certificate in ``certs/cloison``, the ``cloison`` virtual server instead of the packaged ones.
+    Secrets come from the lab's provider file, shared with the lab switches."""
+    secrets = GeneratedSecrets(paths.secrets)
+    for f in render_freeradius(plan, host, secrets):
+        _put(paths, host, f"{FR}/{f.path.removeprefix('freeradius/')}", f.text)
+    secrets.save()
     for name in ("ca.pem", "radius.pem", "radius.key"):
-        _put(paths, host, f"{FR}/certs/lab/{name}", (paths.pki / name).read_text())
-    _put(paths, host, f"{FR}/mods-available/eap", eap_module())
-    _put(paths, host, f"{FR}/mods-config/files/authorize", users_file(topo))
+        _put(paths, host, f"{FR}/certs/cloison/{name}", (paths.pki / name).read_text())
+    _ssh(paths, host, f"ln -sfn ../sites-available/cloison {FR}/sites-enabled/cloison && "
+                      f"rm -f {FR}/sites-enabled/default {FR}/sites-enabled/inner-tunnel")  # fmt: skip
     _ssh(
         paths, host, "freeradius -C -X >/tmp/freeradius-check.log 2>&1 || (tail -20 /tmp/freeradius-check.log; exit 1)"
     )
-    _ssh(paths, host, "systemctl enable --now freeradius >/dev/null 2>&1; systemctl restart freeradius")
+    _ssh(paths, host, "systemctl enable freeradius >/dev/null 2>&1; systemctl restart freeradius")
 
 
 def configure_routing(paths: LabPaths, topo: Topology) -> None:
@@ -107,9 +70,6 @@ def configure_routing(paths: LabPaths, topo: Topology) -> None:
             _ssh(paths, node.id, "nft -f -", quarantine)
 
 
-def configure(paths: LabPaths, topo: Topology) -> None:
+def configure(paths: LabPaths, topo: Topology, plan: Plan) -> None:
     configure_routing(paths, topo)
-    configure_radius(paths, topo)
-
-
-__all__ = ["Path", "configure"]
+    configure_radius(paths, topo, plan)

@@ -162,6 +162,14 @@ def start_hostapd(r: Runner, sw: Switch, dev: str, paths: LabPaths, *, state: La
                                   log=paths.logs / f"{sw.id}.hostapd-{dev}.log", ns=sw.ns))  # fmt: skip
 
 
+def write_secret(sw: Switch, paths: LabPaths, secret: str) -> str:
+    """The switch's RADIUS shared secret, in a 0600 file radclient (MAB) reads."""
+    path = paths.switch(sw.id) / "radius.secret"
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
 def portd_config(sw: Switch, paths: LabPaths) -> Path:
     d = paths.switch(sw.id)
     cfg = {
@@ -171,7 +179,7 @@ def portd_config(sw: Switch, paths: LabPaths) -> Path:
         "ctrl_dir": str(d / "run" / "hostapd"),
         "status": str(d / "ports.json"),
         "radius": sw.radius_ip,
-        "secret_file": str(paths.root / "radius.secret"),
+        "secret_file": str(d / "radius.secret"),
         "nas_ip": sw.plan_mgmt_ip,
         "vlans": sw.vlans,
         "ports": {p.dev: {"vlan": p.vlan, "camera": p.camera} for p in sw.ports},

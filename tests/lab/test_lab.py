@@ -164,6 +164,17 @@ def test_unauthenticated_device_gets_no_traffic_through(lab_network: Lab) -> Non
         plug.unplug(lab_network.paths, SubprocessRunner(), lab_network.topology)
 
 
+def test_attacker_on_the_internet_sees_only_public_endpoints(lab_network: Lab) -> None:
+    plug.plug(lab_network.topology, lab_network.paths, SubprocessRunner(), "internet")
+    try:
+        assert _attacker_reaches(lab_network, "198.18.0.10")  # the internet itself
+        assert _attacker_reaches(lab_network, lab_network.plan.csu.vpn_endpoint)  # the VPN endpoint
+        for private in ("10.0.3.10", "10.0.1.10", FIBER_CAMERAS[0].ip.split("/")[0], FIBER.plan_mgmt_ip):
+            assert not _attacker_reaches(lab_network, private), private
+    finally:
+        plug.unplug(lab_network.paths, SubprocessRunner(), lab_network.topology)
+
+
 def test_logoff_and_link_down_close_the_port(lab_network: Lab) -> None:
     cam = next(c for c in FIBER_CAMERAS if c.auth == "eap-tls")
     dev = f"p{cam.port}"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from segmenting.api import load_plan
-from segmenting.lab import access, standin
+from segmenting.lab import access
 from segmenting.lab.names import IFNAMSIZ, MGMT_CIDR, LabPaths, ifname
 from segmenting.lab.portd import parse_radclient
 from segmenting.lab.topology import build_topology, pick_sites
@@ -93,14 +93,6 @@ def test_inventory_names_plan_hosts(plan: Plan, tmp_path: Path) -> None:
         assert plan.site(s).gateway.id in hosts and plan.site(s).switch.id in hosts
     assert "csu-pki" in doc["children"]["csu_pki"]["hosts"]
     assert all(plan.host(h) for h in hosts)  # every name is a plan host id
-
-
-def test_radius_standin_users_come_from_the_plan(plan: Plan) -> None:
-    topo = build_topology(plan)
-    text = standin.users_file(topo)
-    for cam in topo.cameras:
-        key = cam.identity if cam.auth == "eap-tls" else cam.mac.replace(":", "")
-        assert f'"{key}"' in text
 
 
 def test_radclient_reply_parsing() -> None:
