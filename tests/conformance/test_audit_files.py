@@ -25,10 +25,18 @@ ACCOUNT_DBS = "stat -c '%a %U %G %n' /etc/shadow /etc/gshadow /etc/passwd /etc/g
 AUTHORIZED_KEYS = (
     f"ls -d /root/.ssh /root/.ssh/authorized_keys /home/*/.ssh /home/*/.ssh/authorized_keys 2>/dev/null | {STAT}"
 )
-ORPHANS = r"find / -xdev \( -nouser -o -nogroup \) -print 2>/dev/null | head -20"
-WORLD_WRITABLE = r"find / -xdev -type d -perm -0002 ! -perm -1000 -print 2>/dev/null | head -20"
-SETID = r"find / -xdev -type f \( -perm -4000 -o -perm -2000 \) -print 2>/dev/null"
-prefetch(PRIVATE_KEYS, ACCOUNT_DBS, AUTHORIZED_KEYS, ORPHANS, WORLD_WRITABLE, SETID)
+# One walk of the root file system for R53, R54 and R56 (a prefix tells which test each line is for).
+FILE_SCAN = (
+    r"find / -xdev \( \( -nouser -o -nogroup \) -printf 'orphan %p\n' \) -o "
+    r"\( -type d -perm -0002 ! -perm -1000 -printf 'world %p\n' \) -o "
+    r"\( -type f \( -perm -4000 -o -perm -2000 \) -printf 'setid %p\n' \) 2>/dev/null"
+)
+prefetch(PRIVATE_KEYS, ACCOUNT_DBS, AUTHORIZED_KEYS, FILE_SCAN)
+
+
+def _scan(host, kind: str) -> list[str]:
+    _, out = run(host, FILE_SCAN)
+    return [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith(kind + " ")]
 
 
 def _stat(host, command: str) -> list[tuple[int, str, str, str]]:
@@ -74,22 +82,21 @@ def test_authorized_keys_private(node, host, evidence) -> None:
 
 @pytest.mark.control("ANSSI-BP028-R53")
 def test_no_orphan_files(node, host, evidence) -> None:
-    _, out = run(host, ORPHANS)
+    out = "\n".join(_scan(host, "orphan")[:20])
     evidence(f"files without a known owner: {out or 'none'}")
     assert not out, f"files without a known user or group: {out.splitlines()[:5]}"
 
 
 @pytest.mark.control("ANSSI-BP028-R54")
 def test_world_writable_dirs_sticky(node, host, evidence) -> None:
-    _, out = run(host, WORLD_WRITABLE)
+    out = "\n".join(_scan(host, "world")[:20])
     evidence(f"world-writable directories without the sticky bit: {out or 'none'}")
     assert not out, f"world-writable directories without the sticky bit: {out.splitlines()[:5]}"
 
 
 @pytest.mark.control("ANSSI-BP028-R56")
 def test_setid_files_known(node, host, evidence) -> None:
-    _, out = run(host, SETID)
-    found = sorted(out.split())
+    found = sorted(_scan(host, "setid"))
     unknown = [p for p in found if p not in SETID_OK]
     evidence(f"set-id files: {found}")
     assert not unknown, f"set-id programs an appliance does not need: {', '.join(unknown)}"
