@@ -149,6 +149,10 @@ class _Sequential:
         return None
 
 
+def _first(ids: list[str], count: int = 5) -> str:
+    return ", ".join(ids[:count]) + (", ..." if len(ids) > count else "")
+
+
 def _parse_net(text: str) -> IPv4Network | None:
     try:
         return IPv4Network(text)
@@ -208,22 +212,26 @@ def allocate(inv: Inventory, lock: Lock) -> Allocations:
         if site_id not in blocks:
             blocks[site_id] = net
     free_blocks = _Sequential(addressing.sites_pool.subnets(new_prefix=addressing.site_prefix), set(owner))
+    homeless: list[str] = []
     for site in inv.sites:
         if site.id not in blocks:
             net = free_blocks.take()
             if net is None:
-                problems.append(
-                    Problem(
-                        "deployment.yml",
-                        "addressing.sites_pool",
-                        f"no free /{addressing.site_prefix} left for site {site.id}",
-                        "enlarge sites_pool or shorten site_prefix (existing blocks stay)",
-                    )
-                )
+                homeless.append(site.id)
                 continue
             blocks[site.id] = net
             added += 1
         new.sites[site.id] = str(blocks[site.id])
+    if homeless:  # one problem for the pool, not one per site: the fix is the same
+        problems.append(
+            Problem(
+                "deployment.yml",
+                "addressing.sites_pool",
+                f"sites_pool {addressing.sites_pool} has no free /{addressing.site_prefix} left for "
+                f"{len(homeless)} site(s): {_first(homeless)}",
+                "enlarge sites_pool or shorten site_prefix (existing blocks stay)",
+            )
+        )
     site_blocks = {sid: split_block(net) for sid, net in blocks.items()}
 
     # --- /30 transport links of fibre sites ---------------------------------------------
@@ -243,25 +251,33 @@ def allocate(inv: Inventory, lock: Lock) -> Allocations:
             continue
         used_links.add(net)
         links[site_id] = net
-    free_links = _Sequential(addressing.transport_pool.subnets(new_prefix=30), used_links)
+    # A pool smaller than a /30 holds no link at all (and ``subnets`` refuses to cut one).
+    pool_links = (
+        addressing.transport_pool.subnets(new_prefix=30) if addressing.transport_pool.prefixlen <= 30 else iter(())
+    )
+    free_links = _Sequential(pool_links, used_links)
+    unlinked: list[str] = []
     for site in inv.sites:
         if site.transport != Transport.FIBER:
             continue
         if site.id not in links:
             net = free_links.take()
             if net is None:
-                problems.append(
-                    Problem(
-                        "deployment.yml",
-                        "addressing.transport_pool",
-                        "transport_pool is full",
-                        "enlarge it",
-                    )
-                )
+                unlinked.append(site.id)
                 continue
             links[site.id] = net
             added += 1
         new.transport[site.id] = str(links[site.id])
+    if unlinked:
+        problems.append(
+            Problem(
+                "deployment.yml",
+                "addressing.transport_pool",
+                f"transport_pool {addressing.transport_pool} has no free /30 left for {len(unlinked)} fibre "
+                f"site(s): {_first(unlinked)}",
+                "enlarge transport_pool (existing links stay)",
+            )
+        )
 
     # --- cameras: pinned, then recorded, then new; per site, lowest free offset --------
     cameras: dict[str, IPv4Address] = {}

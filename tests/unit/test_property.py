@@ -58,7 +58,12 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
     st.sampled_from(EXISTING),
-    st.sampled_from(["10.64.0.0/12", "10.64.0.10", "192.0.2.1", "0.0.0.0/0", "1.2.3.4/40", "::1", "2026-13-45"]),
+    st.sampled_from(
+        [
+            *("10.64.0.0/12", "10.64.0.10", "192.0.2.1", "0.0.0.0/0", "1.2.3.4/40", "::1", "2026-13-45"),
+            *("10.255.0.0/31", "10.64.0.0/32", "10.0.0.0/8", "10.64.0.0/21", "172.16.0.0/30"),
+        ]
+    ),
     st.dates(min_value=date(1970, 1, 1), max_value=date(2100, 1, 1)),
 )
 values = st.recursive(

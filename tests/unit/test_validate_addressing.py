@@ -133,3 +133,23 @@ def test_public_pool_is_refused(tmp_path: Path) -> None:
     )  # benchmarking range, not RFC 1918
     found = problems(folder)
     expect(found, "deployment.yml", "addressing.csu_pool", "is not a private range")
+
+
+def test_full_pools_are_one_problem_each(tmp_path: Path) -> None:
+    """A pool too small for the sites is said once, with the count — not once per site (nor a traceback for /31)."""
+    folder = copy_reference(tmp_path)
+    (folder / "allocations.lock.json").unlink()  # no recorded links: all 18 fibre sites need one
+    edit(folder, "deployment.yml", lambda d: d["addressing"].update(transport_pool="10.255.0.0/31"))
+    p = only(
+        problems(folder),
+        "deployment.yml",
+        "addressing.transport_pool",
+        "transport_pool 10.255.0.0/31 has no free /30 left for 18 fibre site(s): s-ingeville-1,",
+        line_with(folder, "deployment.yml", "transport_pool:"),
+    )
+    assert "enlarge" in p.fix
+
+    folder = copy_reference(tmp_path, "small")
+    (folder / "allocations.lock.json").unlink()
+    edit(folder, "deployment.yml", lambda d: d["addressing"].update(sites_pool="10.64.0.0/21"))
+    only(problems(folder), "deployment.yml", "addressing.sites_pool", "has no free /22 left for 24 site(s)")
