@@ -68,7 +68,11 @@ scalars = st.one_of(
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        # YAML keys need not be strings: `1: x`, `2024-01-01: x`, `~: x`
+        st.dictionaries(st.one_of(st.text(max_size=8), st.integers(), st.none(), st.dates()), inner, max_size=3),
+    ),
     max_leaves=6,
 )
 
