@@ -184,7 +184,8 @@ def main() -> None:
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (namespaces, AF_PACKET)")
-    work = Path(tempfile.mkdtemp(prefix="cids-live-"))
+    tmp = tempfile.TemporaryDirectory(prefix="cids-live-")  # ~370 MB of capture, removed at exit
+    work = Path(tmp.name)
     pcap = ids_site.write_site(work / "site.pcap", PCAP_FRAMES)
     # A TERM (or INT, ignored by background jobs) must still remove the namespace and link.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))

@@ -56,9 +56,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--naive", type=int, default=20_000)
-    ap.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
+    ap.add_argument("--dir", default=None, help="work directory to keep (default: a temp dir, removed)")
     args = ap.parse_args()
-    work = Path(args.dir or tempfile.mkdtemp(prefix="cids-bench-"))
+    tmp = None if args.dir else tempfile.TemporaryDirectory(prefix="cids-bench-")  # 1.2 GB capture
+    work = Path(args.dir or tmp.name)  # type: ignore[union-attr]
     work.mkdir(parents=True, exist_ok=True)
     pcap = work / f"site-{args.packets}.pcap"
     if not pcap.exists():
