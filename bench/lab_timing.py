@@ -85,7 +85,8 @@ def main() -> None:
         "",
         f"Rootfs archive: {size:.0f} MiB (`{rootfs.archive_path().name}`, {len(rootfs.PACKAGES)} packages asked).",
         "Memory: proportional set size of every process in the lab's namespaces (nodes' systemd, sshd, "
-        "journald…; OVS; hostapd; wpa_supplicant; the cameras' RTSP servers), measured 20 s after `lab up`, before any role runs.",
+        "journald…; OVS; hostapd; wpa_supplicant; the cameras' RTSP servers), measured 20 s after `lab up`, "
+        "before any role runs.",
         "`lab up` ends when every node and switch answers SSH; 802.1X needs RADIUS (a role, or the tests' stand-in).",
     ]
     OUT.write_text("\n".join(lines) + "\n")
