@@ -69,7 +69,8 @@ def cmd_plug(args: argparse.Namespace) -> int:
     if not where or (where != "internet" and ":" not in where):
         raise UsageError("say where: --port SITE:PORT (a camera port) or --internet")
     r = SubprocessRunner(verbose=args.verbose)
-    ns = plug.plug(topo, paths, r, where)
+    with lab.exclusive():
+        ns = plug.plug(topo, paths, r, where)
     print(f"attacker plugged into {where}: ip netns exec {ns} <command>")
     return EXIT_OK
 
@@ -79,7 +80,8 @@ def cmd_unplug(args: argparse.Namespace) -> int:
     paths = default_paths()
     st = load(paths.state)
     topo = lab.topology_for(Path(st.folder), len(st.sites)) if st.folder else None
-    plug.unplug(paths, SubprocessRunner(verbose=args.verbose), topo)
+    with lab.exclusive():
+        plug.unplug(paths, SubprocessRunner(verbose=args.verbose), topo)
     return EXIT_OK
 
 

@@ -8,12 +8,13 @@ state file *before* it is created, so ``down`` after a failed ``up`` still finds
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,27 @@ def is_up(paths: LabPaths) -> bool:
     return st.phase == "up" and all(alive(p) for p in st.procs)
 
 
+@contextlib.contextmanager
+def exclusive() -> Iterator[None]:
+    """One ``lab up``/``down``/``plug`` at a time on this machine (they share the lab directory)."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with (CACHE_DIR / "lab.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LabError("another `cloison lab` command is running on this machine; wait for it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def up(folder: Path, sites: int, paths: LabPaths, r: Runner, progress: Progress = _print) -> UpResult:
+    with exclusive():
+        return _up(folder, sites, paths, r, progress)
+
+
+def _up(folder: Path, sites: int, paths: LabPaths, r: Runner, progress: Progress) -> UpResult:
     t0 = time.monotonic()
     topo = topology_for(folder, sites)
     st = load(paths.state)
@@ -68,7 +89,7 @@ def up(folder: Path, sites: int, paths: LabPaths, r: Runner, progress: Progress 
             )
             return UpResult(topo, 0.0, 0.0, already=True)
         progress("a previous lab is partly up or different: tearing it down first")
-        down(paths, r, progress)
+        _down(paths, r, progress)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.root.chmod(0o700)
     paths.logs.mkdir(exist_ok=True)
@@ -198,6 +219,11 @@ def _stepper(progress: Progress) -> Callable[[str], None]:
 
 def down(paths: LabPaths, r: Runner, progress: Progress = _print) -> float:
     """Stop every recorded process (by PID), unmount, delete namespaces, cgroups, links and files."""
+    with exclusive():
+        return _down(paths, r, progress)
+
+
+def _down(paths: LabPaths, r: Runner, progress: Progress) -> float:
     t0 = time.monotonic()
     st = load(paths.state)
     if st.phase == "empty" and not paths.root.exists():
