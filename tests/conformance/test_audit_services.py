@@ -77,6 +77,10 @@ def test_listeners_match_the_plan(node, socks, plan, evidence) -> None:
     for flow in plan.flows:
         if any(ip_address(ip) in ip_network(c, strict=False) for ip in ips for c in flow.dst_cidrs if c != "0.0.0.0/0"):
             expected.update((flow.proto, port) for lo, hi in flow.ports for port in range(lo, min(hi, lo + 16) + 1))
+    if "gateway" in node.kinds:  # an IKE initiator binds its ports too (its site's tunnel flow)
+        for flow in plan.flows:
+            if flow.service == "ike" and flow.src_site == node.site:
+                expected.update((flow.proto, lo) for lo, _ in flow.ports)
     if {"vpn"} & set(node.kinds) or "relay" in node.kinds:  # public endpoints of the CSU
         for flow in plan.flows:
             if set(flow.dst_kinds) & set(node.kinds):
