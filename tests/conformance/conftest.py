@@ -191,17 +191,19 @@ def _prefetched(running_lab: LabPaths, pytestconfig: pytest.Config) -> Any:
     control_dir = tempfile.mkdtemp(prefix="caud-ssh-")
     names = [n.name for n in lab_nodes(pytestconfig)]
     inventory = _opt(pytestconfig, "audit_inventory")
-    hosts = {name: _testinfra_host(name, running_lab, control_dir, inventory) for name in names}
-    commands = list(PREFETCH)
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        list(pool.map(lambda h: gather(h, commands), hosts.values()))
-    yield control_dir
-    for name in [] if inventory else names:  # close the multiplexing masters this audit opened
-        subprocess.run(
-            ["ssh", "-F", str(running_lab.ssh_config), "-o", f"ControlPath={control_dir}/%C", "-O", "exit", name],
-            capture_output=True, check=False, timeout=10,
-        )  # fmt: skip
-    shutil.rmtree(control_dir, ignore_errors=True)
+    try:
+        hosts = {name: _testinfra_host(name, running_lab, control_dir, inventory) for name in names}
+        commands = list(PREFETCH)
+        with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+            list(pool.map(lambda h: gather(h, commands), hosts.values()))
+        yield control_dir
+    finally:  # close the multiplexing masters this audit opened, leave nothing behind
+        for name in [] if inventory else names:
+            subprocess.run(
+                ["ssh", "-F", str(running_lab.ssh_config), "-o", f"ControlPath={control_dir}/%C", "-O", "exit", name],
+                capture_output=True, check=False, timeout=10,
+            )  # fmt: skip
+        shutil.rmtree(control_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
