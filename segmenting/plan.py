@@ -11,13 +11,13 @@ refuses the plan.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
 from segmenting.allocate import ROLE_ZONE, Allocations, Lock, allocate, csu_subnet
+from segmenting.canonical import canonical_json
 from segmenting.errors import InvalidInventory, Problem
 from segmenting.guardrails import RULES, ExtraFlowView, ports_of, violations
 from segmenting.model import (
@@ -720,16 +720,22 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
     )  # fmt: skip
 
 
+_NOT_IN_JSON = ("lock", "new_allocations")  # how this run got its addresses, not what the plan is
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
     data = asdict(plan)
-    data.pop("lock")
-    data.pop("new_allocations")
+    for name in _NOT_IN_JSON:
+        data.pop(name)
     return data
 
 
 def plan_to_json(plan: Plan) -> str:
-    """Canonical JSON: sorted keys, stable order, newline-terminated."""
-    return json.dumps(plan_to_dict(plan), indent=1, sort_keys=True, default=str) + "\n"
+    """Canonical JSON (:mod:`segmenting.canonical`): sorted keys, stable order, newline-terminated.
+
+    Equal to ``json.dumps(plan_to_dict(plan), indent=1, sort_keys=True, default=str) + "\\n"``.
+    """
+    return canonical_json(plan, skip=_NOT_IN_JSON)
 
 
 def plan_digest(plan: Plan) -> str:
