@@ -4,8 +4,9 @@
 subnets, addresses, switches with their camera ports, the flow allowlist (each flow with its
 purpose and the control IDs that justify it), viewing rights and the State slice. It does no
 I/O and is deterministic: the same inventory and lock give a byte-identical
-:func:`plan_to_json`. Every flow is run through :mod:`segmenting.guardrails`; a violation
-refuses the plan.
+:func:`plan_to_json`. Every flow meets :mod:`segmenting.guardrails`: flows.yml is checked by
+:mod:`segmenting.validate`, and a built-in flow that breaks one is a bug in cloison (an
+``AssertionError``), never a weaker plan.
 """
 
 from __future__ import annotations
@@ -482,7 +483,8 @@ def _extra_flows(ctx: _Context) -> Iterable[Flow]:
 
 
 def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
-    """Derive the plan. Raises :class:`InvalidInventory` on allocation or guardrail problems."""
+    """Derive the plan of a validated inventory. Raises :class:`InvalidInventory` on allocation
+    problems and flow id clashes."""
     alloc = allocate(inv, lock or Lock())
     if alloc.problems:
         raise InvalidInventory(alloc.problems)
@@ -565,16 +567,6 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
             camera_ports=tuple(by_port),
             unused_ports=tuple(p for p in range(1, site.switch.ports + 1) if p not in used_ports),
         )  # fmt: skip
-        if mirror in {p for p, _ in by_port}:
-            raise InvalidInventory(
-                [
-                    Problem(
-                        "cameras.yml", f"cameras (site {site.id})",
-                        f"port {mirror} of {site.id} is the IDS mirror port and cannot hold a camera",
-                        f"move that camera to a port below {mirror}",
-                    )
-                ]
-            )  # fmt: skip
         sites.append(
             SitePlan(
                 id=site.id, name=site.name, commune=site.commune, transport=site.transport.value,
@@ -657,13 +649,15 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
         if fl.id in seen:
             problems.append(Problem("flows.yml", fl.id, f"flow id {fl.id} clashes with another flow", "rename it"))
         seen.add(fl.id)
-        for rule in violations(fl, inv.state_convention.relay_port):
-            problems.append(
-                Problem(
-                    "flows.yml" if fl.origin == "inventory" else "<builtin>", fl.id,
-                    f"breaks guardrail {rule.id}: {rule.text}", "remove the flow or change its zones/ports",
+        # flows.yml was checked by validate (with the file's key paths); a built-in flow that
+        # breaks a guardrail is cloison's bug, not the user's, and must never reach a renderer.
+        if fl.origin == "builtin":
+            broken = violations(fl, inv.state_convention.relay_port)
+            if broken:
+                raise AssertionError(
+                    f"bug in cloison: built-in flow {fl.id} breaks guardrail(s) "
+                    f"{', '.join(r.id for r in broken)}; please report it (segmenting/plan.py)"
                 )
-            )  # fmt: skip
     if problems:
         raise InvalidInventory(problems)
 
