@@ -83,6 +83,9 @@ def unplug(paths: LabPaths, r: Runner, topo: Topology | None = None) -> None:
     ns = ns_name(ATTACKER)
     where = st.plugged.pop(ATTACKER, "")
     if ns in st.netns:
+        # Pull the cable first: deleting the link is synchronous, a namespace's teardown is not,
+        # and the port's name must be free again for the camera's own cable.
+        r.run(["ip", "-n", ns, "link", "del", "eth0"], check=False)
         netns.del_ns(r, ns)
         st.netns.remove(ns)
     if topo is not None and ":" in where:

@@ -80,6 +80,7 @@ class PortManager:
         self.eapol_seen: set[str] = set()  # ports whose device spoke 802.1X: no MAB for them
         self.last_request: dict[str, float] = {}
         self.link_up: dict[str, bool] = {}
+        self.ifindex: dict[str, int] = {}
         self.local_dir = Path(cfg["ctrl_dir"]).parent / "portd"
         self.local_dir.mkdir(parents=True, exist_ok=True)
 
@@ -258,6 +259,12 @@ class PortManager:
             self.open_raw(dev)
 
     # -- main loop --------------------------------------------------------------------------
+    def index_of(self, dev: str) -> int:
+        try:
+            return int(Path(f"/sys/class/net/{dev}/ifindex").read_text())
+        except (OSError, ValueError):
+            return 0
+
     def carrier(self, dev: str) -> bool | None:
         try:
             return Path(f"/sys/class/net/{dev}/carrier").read_text().strip() == "1"
@@ -268,6 +275,13 @@ class PortManager:
         now = time.monotonic()
         for dev, port in self.ports.items():
             self.attach(dev)
+            index = self.index_of(dev)
+            if dev in self.ifindex and index != self.ifindex[dev]:
+                # Another cable on the port (a new netdev, `cloison lab plug`): a new device.
+                self.close_raw(dev)
+                self.link_up[dev] = False
+                self.close(port, "link down")
+            self.ifindex[dev] = index
             up = self.carrier(dev)
             was_up = self.link_up.get(dev, False)
             self.link_up[dev] = bool(up)

@@ -164,6 +164,28 @@ def test_unauthenticated_device_gets_no_traffic_through(lab_network: Lab) -> Non
         plug.unplug(lab_network.paths, SubprocessRunner(), lab_network.topology)
 
 
+def test_attacker_on_a_camera_port_is_quarantined_and_the_camera_comes_back(lab_network: Lab) -> None:
+    cam = next(c for c in FIBER_CAMERAS if c.auth == "mab")  # the legacy camera's port, cable swapped
+    dev = f"p{cam.port}"
+
+    def port() -> dict[str, object]:
+        return lab_network.ports(FIBER.id).get(dev, {})
+
+    plug.plug(lab_network.topology, lab_network.paths, SubprocessRunner(), f"{FIBER.site}:{cam.port}")
+    try:
+        for _ in range(10):
+            if port().get("state") == "quarantine":
+                break
+            _attacker_reaches(lab_network, cam.gateway)  # ARP: the port sees the attacker's MAC
+        assert wait_for(lambda: port().get("state") == "quarantine", 20), port()
+        assert port()["mac"] == plug.ATTACKER_MAC
+        for target in (cam.gateway, "10.0.1.10"):
+            assert not _attacker_reaches(lab_network, target), target
+    finally:
+        plug.unplug(lab_network.paths, SubprocessRunner(), lab_network.topology)
+    assert wait_for(lambda: port().get("state") == "authorized" and port().get("mac") == cam.mac, 60), port()
+
+
 def test_attacker_on_the_internet_sees_only_public_endpoints(lab_network: Lab) -> None:
     plug.plug(lab_network.topology, lab_network.paths, SubprocessRunner(), "internet")
     try:
