@@ -438,6 +438,17 @@ def _csu_flows(ctx: _Context) -> Iterable[Flow]:
         controls=("ANSSI-HYG-28", "ANSSI-PA022-R16"), src_cidrs=ctx.csu_ips(CsuRole.BASTION), dst_cidrs=internal,
         src_hosts=tuple(ctx.role_hosts[CsuRole.BASTION]),
     )  # fmt: skip
+    if ctx.role_hosts.get(CsuRole.FIREWALL):
+        # The core firewall sits in csu:transport, outside F-csu-admin-ssh: without this flow its
+        # input chain accepts nothing and it cannot be administered at all.
+        yield Flow(
+            id="F-csu-fw-ssh",
+            src_zone=Zone.ADMIN, dst_zone=Zone.TRANSPORT, proto="tcp", ports=_ports(P_SSH), service="ssh",
+            purpose="administration of the CSU core firewall from the bastion only",
+            controls=("ANSSI-HYG-28", "ANSSI-PA022-R16"), src_cidrs=ctx.csu_ips(CsuRole.BASTION),
+            dst_cidrs=ctx.csu_ips(CsuRole.FIREWALL), src_hosts=tuple(ctx.role_hosts[CsuRole.BASTION]),
+            dst_hosts=tuple(ctx.role_hosts[CsuRole.FIREWALL]), dst_kinds=("firewall",),
+        )  # fmt: skip
     for suffix, proto, ports, service, role, purpose, controls in (
         ("ntp", "udp", (P_NTP,), "ntp", CsuRole.NTP, "time synchronisation", ("ANSSI-HYG-36", "CNIL-F16")),
         ("dns", "udp", (P_DNS,), "dns", CsuRole.DNS, "name resolution by the internal resolver", ("ANSSI-HYG-22",)),

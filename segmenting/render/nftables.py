@@ -102,6 +102,8 @@ def _hint(
     """A readable set name: what the addresses are (role, zone), prefixed by a foreign site."""
     prefix = "" if site is None or site == sets.local_site else f"{site}_"
     if zone == Zone.TRANSPORT:
+        if kinds == ("firewall",):  # the core firewall's own address (F-csu-fw-ssh), not a WAN
+            return _KIND_SETS["firewall"]
         return "vpn_public" if kinds == ("vpn",) else f"{prefix}wan"
     if zone == Zone.STATE:
         return "state_endpoints"

@@ -150,3 +150,20 @@ def test_every_flow_has_its_rule_where_it_passes(plan: Plan) -> None:
                 assert f'comment "{fl.id}"' not in text, f"{fl.id} of another site on {site.gateway.id}"
     csu = rulesets["csu-fw"]
     assert all(f'comment "{fl.id}"' in csu for fl in plan.flows)
+
+
+def _chain_rules(text: str, chain: str) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index(f"\tchain {chain} {{")
+    end = lines.index("\t}", start)
+    return [line.strip() for line in lines[start + 1 : end]]
+
+
+def test_csu_firewall_is_administered_from_the_bastion_only(plan: Plan) -> None:
+    """ANSSI-HYG-28, ANSSI-PA022-R16: the core firewall's input chain accepts SSH from the
+    bastion (F-csu-fw-ssh), and that is the only flow it accepts for itself."""
+    (f,) = nftables.render_csu(plan, "csu-fw", FakeSecrets())
+    accepted = [r for r in _chain_rules(f.text, "input") if 'accept comment "' in r]
+    assert accepted == ['ip saddr @bastions ip daddr @firewalls tcp dport 22 counter accept comment "F-csu-fw-ssh"']
+    fw = plan.host("csu-fw")
+    assert f"elements = {{ {fw.ip} }}" in f.text.split("set firewalls {", 1)[1].split("}", 1)[0] + "}"
