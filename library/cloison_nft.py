@@ -4,9 +4,13 @@ The role templates and validates (``nft -c``) the ruleset, then this module, on 
 
 - ``state=applied``: if the ruleset file differs from the one last applied (or the table is
   missing), saves the live table as a rollback file, arms a transient systemd timer that
-  restores it after ``timeout`` seconds, and loads the new ruleset (one atomic transaction).
+  restores it after ``timeout`` seconds, and loads the new ruleset (one atomic ``nft -f``).
 - ``state=confirmed``: run by the role from a *new* SSH connection after ``applied``: reaching
-  the host proves the new ruleset did not cut the controller off, so the timer is disarmed.
+  the host proves the new ruleset did not cut the controller off, so the timer is disarmed and
+  the file recorded as applied.
+- ``state=tracking``: before the first ruleset, a verdict-less table starts conntrack, and the
+  role reconnects: a session opened before conntrack runs is picked up mid-stream, its packets
+  may be judged ``invalid`` and the first ruleset would drop the controller's own session.
 
 If the controller is locked out, nobody confirms and the host restores the previous table by
 itself (Junos ``commit confirmed``; ANSSI PA-022 R16 filtering without losing administration).
@@ -35,9 +39,11 @@ options:
     type: str
     default: inet cloison
   state:
-    description: C(applied) loads and arms the rollback; C(confirmed) disarms it.
+    description:
+      - C(tracking) starts conntrack with a verdict-less table.
+      - C(applied) loads and arms the rollback; C(confirmed) disarms it.
     type: str
-    choices: [applied, confirmed]
+    choices: [tracking, applied, confirmed]
     default: applied
   timeout:
     description: Seconds before an unconfirmed ruleset is rolled back.
@@ -52,6 +58,7 @@ author: cloison
 
 NFT = "/usr/sbin/nft"
 UNIT = "cloison-nft-rollback"
+TRACK = "cloison_conntrack"
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -100,15 +107,45 @@ def apply(module: AnsibleModule) -> dict[str, Any]:
         _run([NFT, "-f", str(rollback)])
         _disarm()
         module.fail_json(msg=f"nft refused {path}, previous table restored: {loaded.stderr.strip()}")
-    stamp.write_text(digest + "\n")
+    (state_dir / "pending.sha256").write_text(digest + "\n")
     return {"changed": True, "digest": digest, "rollback": str(rollback), "armed_seconds": module.params["timeout"]}
 
 
-def confirm(module: AnsibleModule) -> dict[str, Any]:
-    if not _timer_active():
+def track(module: AnsibleModule) -> dict[str, Any]:
+    """Make conntrack follow this host's connections before the first filtering ruleset.
+
+    A connection opened before conntrack runs in the namespace is picked up mid-stream and its
+    packets may be judged invalid, so the controller's own session would be dropped by the first
+    ruleset. This table only counts (no verdict); the role reconnects after it, so its next
+    session is tracked from its SYN.
+    """
+    if _run([NFT, "list", "table", "inet", TRACK]).returncode == 0:
         return {"changed": False}
-    if not module.check_mode:
-        _disarm()
+    if module.check_mode:
+        return {"changed": True}
+    ruleset = (
+        f"table inet {TRACK} {{\n\tchain input {{\n\t\ttype filter hook input priority raw; policy accept;\n"
+        "\t\tct state new counter\n\t}\n}\n"
+    )
+    loaded = subprocess.run([NFT, "-f", "-"], input=ruleset, capture_output=True, text=True, check=False)
+    if loaded.returncode != 0:
+        module.fail_json(msg=f"cannot load the tracking table: {loaded.stderr.strip()}")
+    return {"changed": True}
+
+
+def confirm(module: AnsibleModule) -> dict[str, Any]:
+    state_dir = Path(module.params["state_dir"])
+    pending = state_dir / "pending.sha256"
+    if not pending.exists():
+        return {"changed": False}
+    if module.check_mode:
+        return {"changed": True}
+    if not _timer_active():
+        pending.unlink()
+        module.fail_json(msg="the rollback already fired: the controller could not confirm in time")
+    _disarm()
+    (state_dir / "applied.sha256").write_text(pending.read_text())
+    pending.unlink()
     return {"changed": True}
 
 
@@ -117,7 +154,7 @@ def main() -> None:
         argument_spec={
             "path": {"type": "path", "required": True},
             "table": {"type": "str", "default": "inet cloison"},
-            "state": {"type": "str", "choices": ["applied", "confirmed"], "default": "applied"},
+            "state": {"type": "str", "choices": ["tracking", "applied", "confirmed"], "default": "applied"},
             "timeout": {"type": "int", "default": 90},
             "state_dir": {"type": "path", "default": "/var/lib/cloison/nft"},
         },
@@ -125,6 +162,8 @@ def main() -> None:
     )
     if module.params["state"] == "applied":
         module.exit_json(**apply(module))
+    if module.params["state"] == "tracking":
+        module.exit_json(**track(module))
     module.exit_json(**confirm(module))
 
 
