@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from typing import Any
 
 from netmiko import ConnectHandler
@@ -45,7 +47,7 @@ def netmiko_connect(target: DeviceTarget, timeout: float = CONNECT_TIMEOUT) -> A
         )
     where = f"{target.host}:{target.port}"
     try:
-        return ConnectHandler(**params)
+        conn: Any = ConnectHandler(**params)
     except NetmikoAuthenticationException:
         raise DeviceAuthFailed(
             target.name,
@@ -67,3 +69,8 @@ def netmiko_connect(target: DeviceTarget, timeout: float = CONNECT_TIMEOUT) -> A
                 f"compare the device's key with {target.known_hosts}",
             ) from None
         raise DeviceUnreachable(target.name, f"SSH session to {where} failed: {reason}", "check the device") from None
+    # A CLI session is many small writes (one line, then wait for its echo): without
+    # TCP_NODELAY, Nagle's algorithm and delayed ACKs add tens of ms to every line.
+    with contextlib.suppress(AttributeError, OSError):
+        conn.remote_conn_pre.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn

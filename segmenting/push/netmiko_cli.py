@@ -62,6 +62,7 @@ class NetmikoCliSession:
         self.target = target
         self.dialect = DIALECTS[target.device_type]
         self._conn: Any = None
+        self._running: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
     def connect(self) -> None:
@@ -109,17 +110,27 @@ class NetmikoCliSession:
         """``end``, then wait for the exec prompt. netmiko's own exit check looks for
         "(config)#" and so believes AOS-CX is already out when it sits in "(config-if)#"."""
         conn.write_channel("end" + conn.RETURN)
-        conn.read_until_pattern(pattern=re.escape(conn.base_prompt) + r"[>#]", read_timeout=READ_TIMEOUT)
+        seen = ""
+        for _ in range(20):
+            seen += conn.read_until_pattern(pattern=r"[>#]", read_timeout=READ_TIMEOUT)
+            last = seen.rstrip().splitlines()[-1] if seen.strip() else ""
+            if last.startswith(conn.base_prompt) and "(config" not in last:
+                return
+        raise DeviceUnreachable(self.target.name, "could not leave configuration mode", "check the session")
 
     # -- SwitchSession ----------------------------------------------------------------------
     def running_config(self) -> str:
-        return cliconf.canonical(self._exec(self.dialect.show))
+        self._running = cliconf.canonical(self._exec(self.dialect.show))
+        return self._running
 
     def predict(self, running: str, candidate: str) -> str:
         return cliconf.predict(running, candidate)
 
     def commands(self, candidate: str) -> list[str]:
-        return cliconf.normalize(candidate)
+        """Only what the last read running config lacks (all of it before any read)."""
+        if self._running is None:
+            return cliconf.normalize(candidate)
+        return cliconf.delta(self._running, candidate)
 
     def backup(self, push_id: str, running: str) -> None:
         name = _snapshot_name(push_id)

@@ -35,35 +35,71 @@ SINGLE_VALUED = ("hostname", "ip domain-name", "ip domain name", "timesync", "cl
 
 
 def _fast_channel_to_shell_tap(channel_stdio: Any, shell_stdin: Any, replied: Any, run: Any) -> None:
-    """fakenos's own tap sleeps 10 ms per received byte; a 40-line config then takes
-    seconds per switch. Same logic, reading whatever is available instead."""
+    """fakenos's own tap reads, echoes and sleeps 10 ms per byte: one SSH packet each way per
+    character, minutes for a 300-line config. Same dialogue, a chunk at a time: echo what
+    arrived, hand each complete line to the shell, wait for its answer before the next."""
+    channel = channel_stdio.channel
+    # A timeout, so that the loop sees the server stopping instead of blocking in recv().
+    channel.settimeout(0.2)
     buffer = b""
     while run.is_set():
         try:
-            byte = channel_stdio.read(1)
+            chunk = channel.recv(4096)
+        except TimeoutError:
+            continue
         except (OSError, EOFError):
             break
-        if not byte:
+        if not chunk:
             break
-        replied.wait(10)
-        if not channel_stdio.channel.active:
-            break
-        try:
-            if byte in (b"\r", b"\n"):
-                channel_stdio.write(b"\r\n")
-                line = (buffer + byte).decode("utf-8", "replace")
-                buffer = b""
-                replied.clear()
-                shell_stdin.write(line)
-            else:
-                channel_stdio.write(byte)
-                if byte != b"\x00":
-                    buffer += byte
-        except (OSError, EOFError):
-            break
+        # netmiko's is_alive() sends NUL; a terminal does not echo it.
+        chunk = chunk.replace(b"\x00", b"")
+        while chunk:
+            replied.wait(10)
+            if not channel.active:
+                return
+            ends = [i for i in (chunk.find(b"\r"), chunk.find(b"\n")) if i >= 0]
+            if not ends:
+                channel_stdio.write(chunk)
+                buffer += chunk
+                break
+            cut = min(ends)
+            piece, end, chunk = chunk[:cut], chunk[cut : cut + 1], chunk[cut + 1 :]
+            try:
+                channel_stdio.write(piece + b"\r\n")
+            except (OSError, EOFError):
+                return
+            line = (buffer + piece + end).decode("utf-8", "replace")
+            buffer = b""
+            replied.clear()
+            shell_stdin.write(line)
+
+
+class _BlockingTapIO(ssh_server_paramiko.TapIO):  # type: ignore[misc]
+    """fakenos's TapIO polls every 10 ms for a line, in both directions of every command.
+    Same contract, woken by a condition."""
+
+    def __init__(self, run_srv: threading.Event, initial_value: str = "", newline: str = "\n") -> None:
+        super().__init__(run_srv, initial_value, newline)
+        self._ready = threading.Condition()
+
+    def readline(self) -> str | None:  # type: ignore[override]
+        with self._ready:
+            while self.run_srv.is_set():
+                if self.lines:
+                    line: str = self.lines.pop(-1)
+                    return line
+                self._ready.wait(0.05)
+        return None
+
+    def write(self, value: str) -> int:  # type: ignore[override]
+        with self._ready:
+            self.lines.insert(0, value)
+            self._ready.notify_all()
+        return len(value)
 
 
 ssh_server_paramiko.channel_to_shell_tap = _fast_channel_to_shell_tap
+ssh_server_paramiko.TapIO = _BlockingTapIO
 
 
 @dataclass
@@ -189,8 +225,10 @@ class SwitchShell(CMDShell):
             self.prompt = f"{name}(config)#"
         elif self.context.header.startswith("vlan"):
             self.prompt = f"{name}(config-vlan)#"
-        else:
+        elif self.context.header.startswith(CONTEXT_WORDS):
             self.prompt = f"{name}(config-if)#"
+        else:
+            self.prompt = f"{name}(config)#"
 
     def precmd(self, line: str) -> str:
         # cmd.Cmd strips the line before dispatching; the indentation says whether a line
@@ -201,7 +239,15 @@ class SwitchShell(CMDShell):
     def do_help(self, arg: str) -> None:
         self.writeline("")
 
+    def stop(self) -> None:
+        # fakenos stops a shell by typing "exit", which in config mode (or at ProCurve's
+        # logout question) would not end it: make the next line end the session, whatever it is.
+        self.stopping = True
+        super().stop()
+
     def default(self, line: str) -> bool:
+        if getattr(self, "stopping", False):
+            return True
         line = line.strip()
         with self.state.lock:
             out = self._handle(line)
@@ -281,19 +327,17 @@ class SwitchShell(CMDShell):
             return self._error(line)
         negate = line.startswith("no ")
         body = line[3:] if negate else line
-        opens = body.startswith(CONTEXT_WORDS) and not self.indented
-        if opens and not negate:
-            self.context = self._block(body, create=True)
-            return ""
-        if self.context is not None and not opens and self.indented:
+        if self.indented:
+            # An indented line belongs to the block opened by the last top-level line.
+            if self.context is None:
+                return self._error(line)
             children = self.context.children
             if negate:
                 if body in children:
                     children.remove(body)
-                else:
-                    # IOS shows "no shutdown"-style defaults by omission; keep explicit "no X"
-                    # lines a platform prints (e.g. "no ip address") as themselves.
-                    children.append(line) if line not in children else None
+                elif line not in children:
+                    # Keep explicit "no X" lines a platform prints (e.g. "no ip address").
+                    children.append(line)
             else:
                 if ("no " + body) in children:
                     children.remove("no " + body)
@@ -306,23 +350,13 @@ class SwitchShell(CMDShell):
             return ""
         key = _key(body)
         for block in st.running:
-            if _key(block.header) == key:
+            if block.header == body or _key(block.header) == key != body:
                 block.header = body
-                if key == "hostname":
-                    st.hostname = body.split()[1]
+                self.context = block
                 return ""
-        st.running.append(Block(body))
+        self.context = Block(body)
+        st.running.append(self.context)
         return ""
-
-    def _block(self, header: str, create: bool) -> Block | None:
-        for block in self.state.running:
-            if block.header == header:
-                return block
-        if not create:
-            return None
-        block = Block(header)
-        self.state.running.append(block)
-        return block
 
 
 def free_port() -> int:
@@ -339,6 +373,12 @@ class _ListeningServer(ParamikoSshServer):  # type: ignore[misc]
     def _bind_sockets(self) -> None:
         super()._bind_sockets()
         self._socket.listen(64)
+
+    def connection_function(self, client: socket.socket, is_running: threading.Event) -> None:
+        # Each echoed byte and prompt is a tiny write: without TCP_NODELAY, Nagle and delayed
+        # ACKs add ~40 ms to every command.
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_function(client, is_running)
 
 
 @dataclass

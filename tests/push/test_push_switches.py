@@ -79,7 +79,7 @@ def test_failure_on_one_switch_rolls_back_every_switch(fake_switch, tmp_path):
 
 def test_per_switch_policy_keeps_the_good_ones(fake_switch, tmp_path):
     good = fake_switch("sw-good", "aruba_aoscx")
-    bad = fake_switch("sw-bad", "hp_procurve", reject="telnet")
+    bad = fake_switch("sw-bad", "hp_procurve", reject="bpdu-protection")
     before_bad = bad.running_text()
     report = engine([item_for(good), item_for(bad)], tmp_path, atomic=False).run()
     statuses = {r.name: r.status for r in report.results}
