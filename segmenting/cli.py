@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segmenting.render.cli",
     "segmenting.lab.cli",
     "segmenting.conformance.cli",
+    "segmenting.push.cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]
