@@ -4,8 +4,10 @@ Everything is resolved to addresses so the sensors (``ids/allowlist.py``) never 
 code. Rendered once per deployment for the IDS collector host(s); the sensors on the edge
 gateways receive the same file (ANSSI-PG075-R15: detection knows what is legitimate).
 
-What the plan does not hold is left empty rather than guessed: ``services.dhcp`` is ``[]`` (the
-plan allocates every camera address and lists no DHCP server) and gateway MACs are ``null``.
+Each site's edge gateway is the DHCP server (reservations from the plan's camera addresses)
+and the router of its cameras and quarantine segments: those two addresses are listed in
+``services.dhcp`` and ``services.routers``. What the plan does not hold is left ``null`` rather
+than guessed: gateway MACs (the sensor learns the first MAC speaking for a listed router).
 """
 
 from __future__ import annotations
@@ -62,7 +64,11 @@ def document(plan: Plan) -> dict[str, Any]:
         for f in plan.flows
     ]
     collectors = ips_of_kind(plan, "ids_collector")
-    routers = [{"ip": s.gateway.camera_gateway, "mac": None, "site": s.id} for s in plan.sites]
+    gateways = [
+        {"ip": ip, "mac": None, "site": s.id}
+        for s in plan.sites
+        for ip in (s.gateway.camera_gateway, s.gateway.quarantine_gateway)
+    ]
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -74,8 +80,8 @@ def document(plan: Plan) -> dict[str, Any]:
         "services": {
             "dns": ips_of_kind(plan, "dns"),
             "ntp": ips_of_kind(plan, "ntp"),
-            "dhcp": [],
-            "routers": routers,
+            "dhcp": gateways,
+            "routers": gateways,
             "collector": {"host": collectors[0], "port": COLLECTOR_PORT} if collectors else None,
         },
     }

@@ -36,3 +36,18 @@ def test_rendered_allowlist_loads_and_answers(plan: Plan, tmp_path: Path) -> Non
     assert al.collector == (plan.host("csu-ids").ip, ids_allowlist.COLLECTOR_PORT)
     maint = [r for r in al.rules if r.window == "maintenance"]
     assert maint and all(r.id.endswith("-maint-ssh") for r in maint)
+
+
+def test_gateways_are_the_dhcp_servers_and_routers(plan: Plan) -> None:
+    """Each site's gateway serves DHCP and routes its cameras and quarantine segments; the
+    plan has no gateway MAC, so it is null (docs/ids-allowlist.md)."""
+    services = ids_allowlist.document(plan)["services"]
+    expected = [
+        {"ip": ip, "mac": None, "site": s.id}
+        for s in plan.sites
+        for ip in (s.gateway.camera_gateway, s.gateway.quarantine_gateway)
+    ]
+    assert services["dhcp"] == expected
+    assert services["routers"] == expected
+    zone_of = {z.gateway: z.zone.value for z in plan.zones if z.site}
+    assert {zone_of[e["ip"]] for e in expected} == {"cameras", "quarantine"}
