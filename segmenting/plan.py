@@ -267,7 +267,7 @@ class _Context:
         self.inv = inv
         self.alloc = alloc
         self.role_hosts: dict[CsuRole, list[str]] = {}
-        for h in inv.csu.hosts:
+        for h in sorted(inv.csu.hosts, key=lambda h: h.id):  # by id: flows do not follow the YAML order
             self.role_hosts.setdefault(h.role, []).append(h.id)
         self.host_role = {h.id: h.role for h in inv.csu.hosts}
         self.camera_site = {c.id: c.site for c in inv.cameras}
@@ -634,7 +634,7 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
             CameraPlan(
                 id=cam.id, site=cam.site, commune=cam.commune, ip=ip, mac=cam.mac, vlan=vlan_of_site[cam.site],
                 auth=cam.auth.value, identity=cam.identity if cam.auth == AuthMethod.EAP_TLS else None,
-                model=cam.model, port=cam.port, purposes=tuple(p.value for p in cam.purposes),
+                model=cam.model, port=cam.port, purposes=tuple(sorted(p.value for p in cam.purposes)),
                 shared_with_state=cam.commune in shared,
             )
         )  # fmt: skip
@@ -682,7 +682,7 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
             communes=tuple(sorted(agents[h.agent].communes)), expires=agents[h.agent].habilitation.expires.isoformat(),
             cameras=sum(cams_per_commune.get(c, 0) for c in agents[h.agent].communes),
         )
-        for h in inv.csu.hosts
+        for h in sorted(inv.csu.hosts, key=lambda h: h.id)
         if h.role == CsuRole.OPERATOR and h.agent in agents
     )  # fmt: skip
     relay_id = ctx.role_hosts[CsuRole.RELAY][0]
@@ -704,7 +704,7 @@ def build_plan(inv: Inventory, lock: Lock | None = None) -> Plan:
             tuple(switch_ip[s] for s in sorted(m.sites)),
             m.max_window_hours,
         )
-        for m in inv.maintainers
+        for m in sorted(inv.maintainers, key=lambda m: m.id)
     )
     guardrails = tuple(
         {"id": r.id, "rule": r.text, "controls": list(r.controls), "status": "pass"} for r in RULES.values()

@@ -77,3 +77,14 @@ def test_maintainer_sites_and_agent_communes_order(tmp_path: Path) -> None:
     edit(folder, "maintainers.yml", lambda d: d["maintainers"][0]["sites"].reverse())
     edit(folder, "agents.yml", lambda d: d["agents"][7]["communes"].reverse())
     assert plan_to_json(valid_plan(folder)) == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_hosts_maintainers_and_purposes_order(tmp_path: Path) -> None:
+    """CSU hosts (hence viewing and flow endpoints), maintainers and each camera's purposes
+    listed in another order: same plan (they are sorted by id / value)."""
+    folder = copy_reference(tmp_path)
+    rng = random.Random(11)
+    edit(folder, "deployment.yml", lambda d: rng.shuffle(d["csu"]["hosts"]))
+    edit(folder, "maintainers.yml", lambda d: d["maintainers"].reverse())
+    edit(folder, "cameras.yml", lambda d: [c["purposes"].reverse() for c in d["cameras"]])
+    assert plan_to_json(valid_plan(folder)) == GOLDEN.read_text(encoding="utf-8")
