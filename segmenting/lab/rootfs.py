@@ -34,7 +34,8 @@ PACKAGES: tuple[str, ...] = (
     # RADIUS / PKI / DNS (roles: radius, pki)
     "freeradius", "freeradius-utils", "unbound",
     # VPN: strongSwan with userspace ESP (the kernel has no IPsec) and wireguard (role: vpn)
-    "strongswan-swanctl", "charon-systemd", "libcharon-extra-plugins", "strongswan-pki", "wireguard-tools",
+    "strongswan-swanctl", "charon-systemd", "libcharon-extra-plugins", "libstrongswan-standard-plugins",
+    "strongswan-pki", "wireguard-tools",
     # State relay and recorder (roles: relay, recorder)
     "nginx", "libnginx-mod-stream", "ffmpeg",
     # IDS sensor (role: ids sensor): capture and the project's scapy-based detectors
@@ -93,6 +94,9 @@ def ensure(r: Runner, cache: Path = CACHE_DIR) -> tuple[Path, float]:
             return tree, 0.0
         tmp.rename(archive)
         spent = time.monotonic() - t0
+        for old in cache.glob("rootfs-*"):  # images of older package lists: never used again
+            if old not in (archive, tree):
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
         if tree.exists():
             shutil.rmtree(tree)
     if not (tree / ".complete").exists():
