@@ -73,6 +73,37 @@ def _vpn_host(plan: Plan) -> str:
     return vpns[0].id
 
 
+def _site_tunnel(plan: Plan, name: str, addrs: tuple[str, str], ends: tuple[str, str], child: list[str]) -> list[str]:
+    """One connection of a site's IKEv2 tunnel, from either end (``addrs`` and ``ends`` are
+    (local, remote)): both ends come from here so their IKE settings cannot drift apart."""
+    local, remote = ends
+    return [
+        f"\t{name} {{",
+        "\t\tversion = 2",
+        f"\t\tlocal_addrs = {addrs[0]}",
+        f"\t\tremote_addrs = {addrs[1]}",
+        f"\t\tproposals = {IKE_PROPOSAL}",
+        "\t\tencap = yes",
+        "\t\tmobike = no",
+        "\t\tdpd_delay = 30s",
+        "\t\trekey_time = 4h",
+        "\t\tlocal {",
+        "\t\t\tauth = pubkey",
+        f"\t\t\tcerts = {local}.pem",
+        f"\t\t\tid = {_dn(plan, local)}",
+        "\t\t}",
+        "\t\tremote {",
+        "\t\t\tauth = pubkey",
+        f"\t\t\tid = {_dn(plan, remote)}",
+        f"\t\t\tcacerts = {CA_CERT}",
+        "\t\t}",
+        "\t\tchildren {",
+        *child,
+        "\t\t}",
+        "\t}",
+    ]
+
+
 def _child(name: str, local: list[str], remote: list[str], start: str) -> list[str]:
     return [
         f"\t\t\t{name} {{",
@@ -100,31 +131,12 @@ def render_site(plan: Plan, device: str, secrets: SecretsProvider) -> list[Rende
     lines = [
         *header(plan, f"strongSwan swanctl.conf of {device}: IKEv2 tunnel of {site.id} to the CSU").splitlines(),
         "connections {",
-        "\tcsu {",
-        "\t\tversion = 2",
-        f"\t\tlocal_addrs = {site.gateway.wan_ip or '%any'}",
-        f"\t\tremote_addrs = {plan.csu.vpn_endpoint}",
-        f"\t\tproposals = {IKE_PROPOSAL}",
-        "\t\tencap = yes",
-        "\t\tmobike = no",
-        "\t\tdpd_delay = 30s",
-        "\t\trekey_time = 4h",
-        "\t\tlocal {",
-        "\t\t\tauth = pubkey",
-        f"\t\t\tcerts = {device}.pem",
-        f"\t\t\tid = {_dn(plan, device)}",
-        "\t\t}",
-        "\t\tremote {",
-        "\t\t\tauth = pubkey",
-        f"\t\t\tid = {_dn(plan, vpn)}",
-        f"\t\t\tcacerts = {CA_CERT}",
-        "\t\t}",
-        "\t\tchildren {",
-        *_child("site", _site_local(site), _site_remote(plan, site), "start"),
-        "\t\t}",
-        "\t}",
+        *_site_tunnel(
+            plan, "csu", (site.gateway.wan_ip or "%any", plan.csu.vpn_endpoint), (device, vpn),
+            _child("site", _site_local(site), _site_remote(plan, site), "start"),
+        ),
         "}",
-    ]
+    ]  # fmt: skip
     return [RenderedFile(device, "swanctl/swanctl.conf", "\n".join(lines) + "\n")]
 
 
@@ -145,31 +157,10 @@ def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[Render
     for site in plan.sites:
         if not site.tunnelled:
             continue
-        lines += [
-            f"\t{site.id} {{",
-            "\t\tversion = 2",
-            f"\t\tlocal_addrs = {plan.csu.vpn_endpoint}",
-            f"\t\tremote_addrs = {site.gateway.wan_ip or '%any'}",
-            f"\t\tproposals = {IKE_PROPOSAL}",
-            "\t\tencap = yes",
-            "\t\tmobike = no",
-            "\t\tdpd_delay = 30s",
-            "\t\trekey_time = 4h",
-            "\t\tlocal {",
-            "\t\t\tauth = pubkey",
-            f"\t\t\tcerts = {device}.pem",
-            f"\t\t\tid = {_dn(plan, device)}",
-            "\t\t}",
-            "\t\tremote {",
-            "\t\t\tauth = pubkey",
-            f"\t\t\tid = {_dn(plan, site.gateway.id)}",
-            f"\t\t\tcacerts = {CA_CERT}",
-            "\t\t}",
-            "\t\tchildren {",
-            *_child(site.id, _site_remote(plan, site), _site_local(site), "none"),
-            "\t\t}",
-            "\t}",
-        ]
+        lines += _site_tunnel(
+            plan, site.id, (plan.csu.vpn_endpoint, site.gateway.wan_ip or "%any"), (device, site.gateway.id),
+            _child(site.id, _site_remote(plan, site), _site_local(site), "none"),
+        )  # fmt: skip
     maint_ts = _collapse([site_by_id(plan, s).subnets["site_mgmt"] for m in plan.maintainers for s in m.sites])
     if plan.maintainers:
         lines += [
