@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from segmenting.commands import table
-from segmenting.errors import EXIT_OK, UsageError
+from segmenting.errors import EXIT_OK, CloisonError, UsageError
 from segmenting.lab import lab, plug
+from segmenting.lab.converge import run_playbook
 from segmenting.lab.names import default_paths
 from segmenting.lab.run import SubprocessRunner
 from segmenting.lab.state import load
@@ -33,6 +34,26 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     _root()
     lab.down(default_paths(), SubprocessRunner(verbose=args.verbose))
+    return EXIT_OK
+
+
+def cmd_converge(args: argparse.Namespace) -> int:
+    """Apply the roles to the running lab (twice with --twice: the second run must change nothing)."""
+    _root()
+    paths = default_paths()
+    if not lab.is_up(paths):
+        raise UsageError(f"the lab is not up: run `cloison lab up {args.folder}` first")
+    runs = [("first", run_playbook(paths.inventory, args.folder))]
+    if args.twice and runs[0][1].returncode == 0:
+        runs.append(("second", run_playbook(paths.inventory, args.folder)))
+    for name, run in runs:
+        changed = sum(run.changed.values())
+        print(f"{name} converge: {run.seconds:.0f} s, {len(run.recap)} hosts, {changed} changes, "
+              f"failed: {', '.join(run.failed_hosts) or 'none'}")  # fmt: skip
+    last = runs[-1][1]
+    if last.returncode != 0:
+        print(last.output[-3000:], file=sys.stderr)
+        raise CloisonError("the roles failed on the lab: see the playbook output above")
     return EXIT_OK
 
 
@@ -97,6 +118,10 @@ def register(sub: Any) -> None:
     )
     up.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     up.set_defaults(func=cmd_up)
+    conv = lsub.add_parser("converge", help="apply the roles to the running lab (playbooks/site.yml)")
+    conv.add_argument("folder", type=Path, metavar="DIR", help="deployment folder the lab was built from")
+    conv.add_argument("--twice", action="store_true", help="converge again; the second run must change nothing")
+    conv.set_defaults(func=cmd_converge)
     down = lsub.add_parser("down", help="tear everything down, leaving nothing behind")
     down.set_defaults(func=cmd_down)
     status = lsub.add_parser("status", help="nodes, switches, cameras, port authorisation, memory")
@@ -110,5 +135,5 @@ def register(sub: Any) -> None:
     un = lsub.add_parser("unplug", help="remove the attacker")
     un.add_argument("actor", choices=["attacker"])
     un.set_defaults(func=cmd_unplug)
-    for sp in (up, down, status, pl, un):
+    for sp in (up, conv, down, status, pl, un):
         sp.add_argument("-v", "--verbose", action="store_true", help="show every command")
