@@ -93,6 +93,27 @@ RemainAfterExit=yes
 WantedBy=multi-user.target
 """
 
+# systemd-sysctl skips itself where /proc/sys is read-only (a container such as systemd-nspawn),
+# but the per-network-namespace keys (net.*) are writable there and must still be applied.
+NETNS_SYSCTL_UNIT = """\
+# cloison: apply the per-network-namespace kernel parameters when running as a container.
+[Unit]
+Description=cloison kernel network parameters (container)
+ConditionVirtualization=container
+DefaultDependencies=no
+Before=network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'for f in /etc/sysctl.d/*.conf; do grep -E "^[[:space:]]*net[.]" "$$f"; done \\
+    | /sbin/sysctl -q -e -p -'
+RemainAfterExit=yes
+
+[Install]
+WantedBy=sysinit.target
+"""
+
 FIRSTBOOT_SCRIPT = """\
 #!/bin/sh
 # cloison first boot: apply the site values the installer placed in /etc/cloison/site.json
@@ -102,6 +123,16 @@ site="$1"
 name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostname"])' "$site")
 echo "$name" > /etc/hostname
 hostname "$name" 2>/dev/null || true
+# Administrators' public keys (the bastion's, the auditor's): the only way in on first boot.
+python3 - "$site" <<'PY'
+import json, os, sys
+keys = json.load(open(sys.argv[1])).get("authorized_keys", [])
+if keys:
+    os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
+    with open("/root/.ssh/authorized_keys", "w") as fh:
+        fh.write("".join(k.strip() + chr(10) for k in keys))
+    os.chmod("/root/.ssh/authorized_keys", 0o600)
+PY
 """
 
 
@@ -122,10 +153,23 @@ def release_date(lists: Path = Path("/var/lib/apt/lists")) -> tuple[str, int]:
     raise CloisonError(f"no {SUITE} Release found in {lists}: run `apt-get update` first")
 
 
-def debootstrap(rootfs: Path, packages: Iterable[str], epoch: int) -> None:
+DEB_CACHE = Path("/var/cache/cloison/debs")  # shared with the lab's rootfs builds (same mirror)
+
+
+def debootstrap(rootfs: Path, packages: Iterable[str], epoch: int, debs: Path = DEB_CACHE) -> None:
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+    debs.mkdir(parents=True, exist_ok=True)
+    # Downloads dominate a build: start from the cached .debs (apt checks every hash and fetches
+    # what differs), keep what was downloaded, and leave no .deb in the image.
+    archives = '"$1"/var/cache/apt/archives'
+    cache = [
+        "--skip=download/empty",
+        f"--setup-hook=mkdir -p {archives} && cp -l {debs}/*.deb {archives}/ 2>/dev/null; true",
+        f"--customize-hook=cp -ln {archives}/*.deb {debs}/ 2>/dev/null; true",
+        f"--customize-hook=rm -f {archives}/*.deb",
+    ]
     cmd = [
-        "mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(sorted(set(packages)))}",
+        "mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(sorted(set(packages)))}", *cache,
         "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright",
         "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
         SUITE, str(rootfs),
@@ -169,6 +213,12 @@ def clean(rootfs: Path) -> None:
     link = wants / unit.name
     if not link.is_symlink():
         link.symlink_to(f"/etc/systemd/system/{unit.name}")
+    netns_unit = rootfs / "etc/systemd/system/cloison-netns-sysctl.service"
+    netns_unit.write_text(NETNS_SYSCTL_UNIT, encoding="utf-8")
+    sysinit = rootfs / "etc/systemd/system/sysinit.target.wants"
+    sysinit.mkdir(parents=True, exist_ok=True)
+    if not (sysinit / netns_unit.name).is_symlink():
+        (sysinit / netns_unit.name).symlink_to(f"/etc/systemd/system/{netns_unit.name}")
     script = rootfs / "usr/local/sbin/cloison-firstboot"
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(FIRSTBOOT_SCRIPT, encoding="utf-8")

@@ -13,7 +13,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from segmenting import cli
 from segmenting.errors import EXIT_INVALID
 from segmenting.image import pack
-from segmenting.image.build import clean, private_keys, release_date
+from segmenting.image.build import FIRSTBOOT_SCRIPT, clean, private_keys, release_date
 from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
 from segmenting.image.sbom import Component, debian_packages, sbom, sbom_for_rootfs
 from segmenting.image.verify import ImageRefused, allowed_signers, generate_key, sign, verify_image
@@ -197,3 +197,26 @@ def test_pack_is_reproducible_and_compare_names_differences(tmp_path: Path) -> N
     pack.pack_tar(root, two, 1_700_000_000)
     result = pack.compare(one / pack.ROOTFS_TAR, two / pack.ROOTFS_TAR)
     assert result.differing == ("etc/ssh/sshd_config",)
+
+
+def test_firstboot_script_applies_hostname_and_keys(tmp_path: Path) -> None:
+    """Run the first-boot script for real, against a scratch root (paths rewritten)."""
+
+    fake = tmp_path / "fake"
+    (fake / "etc").mkdir(parents=True)
+    script = tmp_path / "firstboot.sh"
+    script.write_text(
+        FIRSTBOOT_SCRIPT.replace("/etc/hostname", str(fake / "etc/hostname"))
+        .replace('hostname "$name"', "true")
+        .replace("/root/.ssh", str(fake / "root/.ssh"))
+    )
+    site = tmp_path / "site.json"
+    site.write_text(
+        json.dumps({"hostname": "gw-x", "authorized_keys": ["ssh-ed25519 AAAA one", "ssh-ed25519 BBBB two"]})
+    )
+    proc = subprocess.run(["sh", str(script), str(site)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (fake / "etc/hostname").read_text() == "gw-x\n"
+    keys = fake / "root/.ssh/authorized_keys"
+    assert keys.read_text() == "ssh-ed25519 AAAA one\nssh-ed25519 BBBB two\n"
+    assert keys.stat().st_mode & 0o777 == 0o600
