@@ -7,12 +7,24 @@ audit before converging, so the order is fixed here, by folder.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+
+from segmenting.lab.converge import Run, run_playbook
+from segmenting.lab.pytest_plugin import Lab, lab, lab_network  # noqa: F401 - shared by every folder
 
 ORDER = ("unit", "render", "push", "ids", "image", "lab", "roles", "conformance")
 
 
+# Tests that take the shared lab down run after every test that uses it.
+LAST = ("test_zz_down_leaves_nothing",)
+
+
 def _rank(item: pytest.Item) -> int:
+    if item.name in LAST:
+        return len(ORDER)
     parts = item.path.parts
     if "tests" in parts:
         folder = parts[parts.index("tests") + 1] if len(parts) > parts.index("tests") + 2 else ""
@@ -24,3 +36,18 @@ def _rank(item: pytest.Item) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A stable sort keeps each folder's own order (and module-level ordering) intact.
     items.sort(key=_rank)
+
+
+# --- the lab, shared by tests/lab, tests/roles and tests/conformance ---------------------------
+# One lab per session (brought up by whichever test needs it first, torn down at the end), and
+# one converge of it by the roles, which the roles tests assert on and the audit then reads.
+
+
+@pytest.fixture(scope="session")
+def converged_lab(lab: Lab) -> dict[str, Run]:  # noqa: F811 - the imported fixture, by name
+    """The roles applied to the lab twice, then once in check mode: the runs, by name."""
+    folder = Path(os.environ.get("CLOISON_LAB_DEPLOYMENT", Path(__file__).resolve().parents[1] / "inventory/ingeagglo"))
+    runs: dict[str, Run] = {"first": run_playbook(lab.paths.inventory, folder)}
+    runs["second"] = run_playbook(lab.paths.inventory, folder)
+    runs["check"] = run_playbook(lab.paths.inventory, folder, "--check", "--diff")
+    return runs

@@ -40,7 +40,6 @@ from segmenting.conformance.pytest_plugin import (
 )
 from segmenting.lab import state as lab_state
 from segmenting.lab.names import LabPaths, default_paths
-from segmenting.lab.pytest_plugin import lab  # noqa: F401 - brings the lab up when a test needs one
 from segmenting.lab.topology import Topology, build_topology
 from segmenting.plan import Plan
 

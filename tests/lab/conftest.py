@@ -1,3 +1,1 @@
-"""The lab fixtures come from the plugin module, so other engineers' tests can reuse them."""
-
-from segmenting.lab.pytest_plugin import lab, lab_network  # noqa: F401
+"""The lab fixtures (``lab``, ``lab_network``) come from tests/conftest.py, shared by every folder."""

@@ -158,7 +158,7 @@ def _attempt(net: Net, lab_plan: Plan, identity: str, cert_cn: str) -> tuple[str
     supplicant: _Proc | None = None
     try:
         assert rad.wait_for("Ready to process requests", timeout=15), rad.seen[-2000:]
-        assert ap.wait_for("AP-ENABLED", timeout=10), ap.seen[-2000:]
+        assert ap.wait_for("AP-ENABLED", timeout=30), ap.seen[-2000:]
         supplicant = _Proc(["ip", "netns", "exec", net.cam, "wpa_supplicant", "-D", "wired", "-i", "crcam0",
                             "-c", str(supp)])  # fmt: skip
         ok = ap.wait_for("AP-STA-CONNECTED", "CTRL-EVENT-EAP-FAILURE", timeout=20) == "AP-STA-CONNECTED"
