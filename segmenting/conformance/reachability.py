@@ -11,7 +11,8 @@ read-only: a connect, a datagram, a ping) and classifies what came back.
 Outcome vocabulary: ``open`` (TCP connected / UDP answered), ``refused`` (RST or ICMP port
 unreachable: the packet got through, nothing listens), ``delivered`` (UDP: no answer, but the
 destination's conntrack saw the datagram), ``timeout``/``silent`` (dropped on the way),
-``unreachable`` (ICMP unreachable from a router), ``error: …`` (the probe could not run).
+``unreachable`` (ICMP unreachable from a router), ``filtered`` (the source's own firewall refused
+to send it: EPERM), ``error: …`` (the probe could not run).
 """
 
 from __future__ import annotations
@@ -301,6 +302,8 @@ def one(p):
         except socket.timeout:
             return "timeout" if kind == socket.SOCK_STREAM else "silent"
         except OSError as e:
+            if e.errno == 1:  # EPERM: the sender's own netfilter refused the packet
+                return "filtered"
             return "unreachable" if e.errno in (113, 101) else "error: %s" % e.strerror
         finally:
             s.close()

@@ -68,6 +68,8 @@ ip -n {NS_A} link set lo up; ip -n {NS_B} link set lo up
 printf '%s\\n' 'table inet caud {{ chain input {{ type filter hook input priority 0; policy accept;' \
   'tcp dport 2222 drop' 'udp dport 5353 drop' 'ct state new udp dport 4444 counter' '}}' '}}' \
   | ip netns exec {NS_B} nft -f -
+printf '%s\\n' 'table inet caud {{ chain output {{ type filter hook output priority 0; policy accept;' \
+  'udp dport 7777 drop' '}}' '}}' | ip netns exec {NS_A} nft -f -
 """
 LISTENER = (
     "import socket,time\n"
@@ -108,9 +110,11 @@ def test_probes_classify_what_comes_back(two_namespaces) -> None:
         ProbeCase("t", a, b, "udp", 4444, "allow", None, ()),  # bound, silent: conntrack saw it
         ProbeCase("t", a, b, "icmp", None, "allow", None, ()),
         ProbeCase("t", Endpoint("x", NS_A, "198.51.100.9", "cameras"), b, "tcp", 8554, "deny", None, ()),
+        ProbeCase("t", a, b, "udp", 7777, "allow", None, ()),  # refused by the source's own output chain
     ]
     started = time.monotonic()
     observed = run_cases(cases, timeout=1.0)
     assert observed[:7] == ["open", "refused", "timeout", "refused", "silent", "delivered", "open"]
     assert observed[7].startswith("error: bind")
+    assert observed[8] == "filtered"  # EPERM from the sender's netfilter: blocked, not "could not run"
     assert time.monotonic() - started < 10  # probes of one source run in parallel
