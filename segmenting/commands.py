@@ -49,7 +49,8 @@ def _ports(flow_ports: tuple[tuple[int, int], ...]) -> str:
     return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in flow_ports)
 
 
-def _end(zone: str, site: str | None, hosts: tuple[str, ...]) -> str:
+def flow_end(zone: str, site: str | None, hosts: tuple[str, ...]) -> str:
+    """A flow end for people: `site:zone (host,host)` or `(N hosts)`."""
     text = f"{site}:{zone}" if site else zone
     if hosts and len(hosts) <= 2:
         text += f" ({','.join(hosts)})"
@@ -102,8 +103,8 @@ def print_plan(plan: Plan, sections: list[str], out: TextIO) -> None:
             [
                 [
                     f.id,
-                    _end(f.src_zone.value, f.src_site, f.src_hosts),
-                    _end(f.dst_zone.value, f.dst_site, f.dst_hosts),
+                    flow_end(f.src_zone.value, f.src_site, f.src_hosts),
+                    flow_end(f.dst_zone.value, f.dst_site, f.dst_hosts),
                     f"{f.proto}/{_ports(f.ports)}",
                     f.service + (" [window]" if f.window != "always" else "") + (" [tunnel]" if f.tunnel else ""),
                     " ".join(f.controls),

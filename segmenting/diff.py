@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from segmenting.commands import flow_end as _end
 from segmenting.commands import table
 from segmenting.errors import Problem, UsageError
 from segmenting.plan import CameraPlan, Flow, Host, Plan, SitePlan, Viewing
@@ -75,15 +76,6 @@ def _ports(flow: Flow) -> str:
         return flow.proto
     text = ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in flow.ports)
     return f"{flow.proto}/{text}"
-
-
-def _end(zone: str, site: str | None, hosts: tuple[str, ...]) -> str:
-    text = f"{site}:{zone}" if site else zone
-    if hosts and len(hosts) <= 2:
-        text += f" ({','.join(hosts)})"
-    elif hosts:
-        text += f" ({len(hosts)} hosts)"
-    return text
 
 
 def _cut(items: Sequence[str]) -> str:
