@@ -8,6 +8,7 @@ audit before converging, so the order is fixed here, by folder.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,21 @@ import pytest
 from segmenting.lab.converge import Run, run_playbook
 from segmenting.lab.pytest_plugin import Lab, lab, lab_network  # noqa: F401 - shared by every folder
 
+# Every process the suite starts inherits this marker, detached daemons included, so that the
+# last test can find any of them still running (tests/test_zz_session.py).
+os.environ.setdefault("CLOISON_TEST_SESSION", secrets.token_hex(8))
+
 ORDER = ("unit", "render", "push", "ids", "image", "lab", "roles", "conformance")
 
 
-# Tests that take the shared lab down run after every test that uses it.
-LAST = ("test_zz_down_leaves_nothing",)
+# Tests that take the shared lab down run after every test that uses it; the check that the
+# suite left no process behind runs after that.
+LAST = ("test_zz_down_leaves_nothing", "test_zz_session_leaves_no_process")
 
 
 def _rank(item: pytest.Item) -> int:
     if item.name in LAST:
-        return len(ORDER)
+        return len(ORDER) + LAST.index(item.name)
     parts = item.path.parts
     if "tests" in parts:
         folder = parts[parts.index("tests") + 1] if len(parts) > parts.index("tests") + 2 else ""
