@@ -24,8 +24,8 @@ ORDER = ("unit", "render", "push", "ids", "image", "lab", "roles", "conformance"
 
 
 # Tests that take the shared lab down run after every test that uses it; the check that the
-# suite left no process behind runs after that.
-LAST = ("test_zz_down_leaves_nothing", "test_zz_session_leaves_no_process")
+# suite left no process and no thread behind runs after that.
+LAST = ("test_zz_down_leaves_nothing", "test_zz_session_leaves_no_process", "test_zz_session_leaves_no_thread")
 
 
 def _rank(item: pytest.Item) -> int:

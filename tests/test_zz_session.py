@@ -1,4 +1,8 @@
-"""The suite leaves no process behind: every process it started carries the session's token.
+"""The suite leaves no process and no thread behind.
+
+Every process it started carries the session's token. Threads: the interpreter joins every
+non-daemon thread at exit, so one still blocked (an SSH server thread waiting for a channel that
+never comes) keeps pytest from exiting after its summary; a whole CI run timed out on one.
 
 Daemons that fork away from their parent (sshd, charon, ovsdb-server, hostapd, radiusd...) are
 not the suite's children any more once they detach, so only an environment marker finds them.
@@ -12,6 +16,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -68,3 +73,31 @@ def test_session_processes_finds_a_detached_child(tmp_path: Path) -> None:
         proc.kill()
         proc.wait()
     assert proc.pid not in session_processes(token)
+
+
+def blocking_threads() -> list[threading.Thread]:
+    """Non-daemon threads other than the main one: the interpreter would wait for them at exit."""
+    return [t for t in threading.enumerate() if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+
+
+def test_zz_session_leaves_no_thread() -> None:
+    deadline = time.monotonic() + GRACE_S
+    left = blocking_threads()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = blocking_threads()
+    assert not left, "non-daemon threads still running; pytest could not exit:\n" + "\n".join(
+        f"  {t.name} ({getattr(t, '_target', None)})" for t in left
+    )
+
+
+def test_blocking_threads_finds_a_waiting_thread() -> None:
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, name="cloison-test-waiter")
+    worker.start()
+    try:
+        assert worker in blocking_threads()
+    finally:
+        release.set()
+        worker.join()
+    assert worker not in blocking_threads()

@@ -374,6 +374,30 @@ class _ListeningServer(ParamikoSshServer):  # type: ignore[misc]
         super()._bind_sockets()
         self._socket.listen(64)
 
+    def _listen(self) -> None:
+        # fakenos starts each connection on a non-daemon thread; one whose client connected but
+        # never opened a channel waits in paramiko's Transport.accept() with no timeout, and the
+        # interpreter then waits for it forever at exit (a whole CI run hung on one). Same loop,
+        # daemon threads: stop() still joins them within its deadline.
+        listener = self._socket
+        if listener is None:
+            return
+        while self._is_running.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break  # stop() closed the socket
+            worker = threading.Thread(
+                target=self.connection_function,
+                args=(client, self._is_running),
+                daemon=True,
+                name=f"fakeswitch-{self.port}",
+            )
+            worker.start()
+            self._connection_threads.append(worker)
+
     def connection_function(self, client: socket.socket, is_running: threading.Event) -> None:
         # Each echoed byte and prompt is a tiny write: without TCP_NODELAY, Nagle and delayed
         # ACKs add ~40 ms to every command.
