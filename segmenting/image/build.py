@@ -6,30 +6,33 @@ image playbook over SSH). Site-specific values (addresses, certificates) are not
 first-boot unit regenerates SSH host keys and applies ``/etc/cloison/site.json`` when the
 installer provides it.
 
-Reproducibility: packages come from the Debian mirror's current Release (its date is recorded
-as the snapshot), ``SOURCE_DATE_EPOCH`` is that Release's date, and packing clamps times to it.
+Reproducibility: packages come from a fixed mirror state (:mod:`segmenting.image.debian`),
+``SOURCE_DATE_EPOCH`` is its date, cleaning removes per-boot state and logs, and packing
+clamps times to it; :mod:`segmenting.image.reproducible` names what still differs.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from segmenting import __version__
 from segmenting.errors import CloisonError, UsageError
 from segmenting.image import pack
+from segmenting.image.debian import APT_LISTS, SUITE, debootstrap, snapshot
 from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
 from segmenting.image.sbom import sbom_for_rootfs
 from segmenting.image.verify import sign
 
-SUITE = "bookworm"
 BASE_PACKAGES = (
     "openssh-server", "python3", "python3-apt", "nftables", "iproute2", "systemd-sysv", "dbus", "sudo",
     "auditd", "rsyslog", "rsyslog-gnutls", "chrony", "ca-certificates", "procps", "iputils-ping", "less",
@@ -142,67 +145,67 @@ class Configurer(Protocol):
     def configure(self, rootfs: Path, role: ImageRole) -> None: ...
 
 
-def release_date(lists: Path = Path("/var/lib/apt/lists")) -> tuple[str, int]:
-    """(ISO date, epoch) of the Debian mirror's current bookworm Release, from apt's lists."""
-    candidates = sorted(lists.glob(f"*_dists_{SUITE}_InRelease")) + sorted(lists.glob(f"*_dists_{SUITE}_Release"))
-    for path in candidates:
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("Date:"):
-                stamp = email.utils.parsedate_to_datetime(line.partition(":")[2].strip())
-                return stamp.strftime("%Y-%m-%dT%H:%M:%SZ"), int(stamp.timestamp())
-    raise CloisonError(f"no {SUITE} Release found in {lists}: run `apt-get update` first")
-
-
-DEB_CACHE = Path("/var/cache/cloison/debs")  # shared with the lab's rootfs builds (same mirror)
-
-
-def debootstrap(rootfs: Path, packages: Iterable[str], epoch: int, debs: Path = DEB_CACHE) -> None:
-    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
-    debs.mkdir(parents=True, exist_ok=True)
-    # Downloads dominate a build: start from the cached .debs (apt checks every hash and fetches
-    # what differs), keep what was downloaded, and leave no .deb in the image.
-    archives = '"$1"/var/cache/apt/archives'
-    cache = [
-        "--skip=download/empty",
-        f"--setup-hook=mkdir -p {archives} && cp -l {debs}/*.deb {archives}/ 2>/dev/null; true",
-        f"--customize-hook=cp -ln {archives}/*.deb {debs}/ 2>/dev/null; true",
-        f"--customize-hook=rm -f {archives}/*.deb",
-    ]
-    cmd = [
-        "mmdebstrap", "--variant=minbase", "--mode=root", f"--include={','.join(sorted(set(packages)))}", *cache,
-        "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-        "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
-        SUITE, str(rootfs),
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        raise CloisonError(f"mmdebstrap failed: {proc.stderr.strip()[-600:]}")
-
-
+# Written while the image was built and booted once: secrets, per-boot state and caches. Each
+# one is also a known cause of difference between two builds (reproducible.CAUSES).
 BUILD_LEFTOVERS = (
     "etc/ssh/ssh_host_*",
     "root/.ssh/authorized_keys",
     "root/.ansible",
+    "root/.cache",
+    "root/.*_history",
+    "root/.lesshst",
+    "root/.wget-hsts",
     "var/lib/apt/lists/*",
     "var/cache/apt/*.bin",
     "var/cache/apt/archives/*.deb",
+    "var/cache/debconf/*-old",
     "var/cache/ldconfig/aux-cache",
-    "var/log/*.log",
     "var/log/journal/*",
     "var/lib/dbus/machine-id",
+    "var/lib/systemd/random-seed",
+    "var/lib/systemd/credential.secret",
+    "var/lib/systemd/timers/*",
+    "var/lib/systemd/timesync/clock",
+    "var/lib/logrotate/status",
+    "var/lib/chrony/*",
+    "var/lib/sudo/lectured/*",
     "tmp/*",
     "var/tmp/*",
 )
+ROTATED_LOG = re.compile(r"\.(\d+|gz|old|xz)$")
+# Until the first boot applies the site's values, the image names no host and no resolver
+# (mmdebstrap copies the build host's, which would also make the image depend on that host).
+NEUTRAL_FILES = {
+    "etc/hostname": "localhost\n",
+    "etc/resolv.conf": "# Resolvers come with the site's values (first boot, then the site's playbooks).\n",
+}
+
+
+def clear_logs(log_dir: Path) -> None:
+    """Empty the logs the build wrote; keep each file with its owner and mode for its daemon."""
+    if not log_dir.is_dir():
+        return
+    for path in sorted(log_dir.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        if ROTATED_LOG.search(path.name):
+            path.unlink()
+        else:
+            os.truncate(path, 0)
 
 
 def clean(rootfs: Path) -> None:
-    """Remove build-time secrets, host keys and caches; install the first-boot unit."""
+    """Remove build-time secrets, host keys, per-boot state, logs and caches; add the first-boot unit."""
     for pattern in BUILD_LEFTOVERS:
         for path in rootfs.glob(pattern):
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
+    clear_logs(rootfs / "var/log")
+    for name, text in NEUTRAL_FILES.items():
+        (rootfs / name).unlink(missing_ok=True)  # it may be a symlink to the build host's resolver
+        (rootfs / name).write_text(text, encoding="utf-8")
     # An empty machine-id makes systemd generate a fresh one on first boot (machine-id(5)).
     (rootfs / "etc/machine-id").write_text("", encoding="utf-8")
     unit = rootfs / "etc/systemd/system/cloison-firstboot.service"
@@ -251,11 +254,24 @@ class BuildResult:
     manifest: Manifest
     rootfs_bytes: int
     packages: int
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> wall seconds, in build order
+
+    def timing(self) -> str:
+        return ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.phases.items())
 
 
 def du_bytes(path: Path) -> int:
     out = subprocess.run(["du", "-sb", "--apparent-size", str(path)], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[0])
+
+
+@contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        phases[name] = time.monotonic() - started
 
 
 def build(
@@ -265,19 +281,23 @@ def build(
     configurer: Configurer,
     work: Path,
     *,
-    lists: Path = Path("/var/lib/apt/lists"),
+    lists: Path = APT_LISTS,
 ) -> BuildResult:
     role = ROLES.get(role_name)
     if role is None:
         raise UsageError(f"unknown image role {role_name!r}: choose one of {', '.join(ROLES)}")
-    snapshot, epoch = release_date(lists)
+    snap = snapshot(lists)
     rootfs = work / f"{role.name}.rootfs"
     if rootfs.exists():
         shutil.rmtree(rootfs)
-    debootstrap(rootfs, (*BASE_PACKAGES, *role.packages), epoch)
-    configurer.configure(rootfs, role)
-    clean(rootfs)
-    leftovers = private_keys(rootfs)
+    phases: dict[str, float] = {}
+    with _timed(phases, "mmdebstrap"):
+        debootstrap(rootfs, (*BASE_PACKAGES, *role.packages), snap)
+    with _timed(phases, "roles"):
+        configurer.configure(rootfs, role)
+    with _timed(phases, "clean"):
+        clean(rootfs)
+        leftovers = private_keys(rootfs)
     if leftovers:
         raise CloisonError(
             f"refusing to pack {role.name}: private keys left in the image: {', '.join(leftovers[:5])} "
@@ -285,20 +305,23 @@ def build(
         )
     out.mkdir(parents=True, exist_ok=True)
     size = du_bytes(rootfs)
-    stamp = snapshot
-    bom = sbom_for_rootfs(rootfs, f"cloison-{role.name}", __version__, stamp)
-    (out / "sbom.cdx.json").write_text(_json(bom), encoding="utf-8")
-    pack.pack_tar(rootfs, out, epoch)
-    pack.pack_squashfs(rootfs, out, epoch)
-    manifest = with_checksums(
-        Manifest(f"cloison-{role.name}", role.name, __version__, SUITE, snapshot, epoch),
-        out,
-        [pack.ROOTFS_TAR, pack.SQUASHFS, "sbom.cdx.json"],
-    )
-    (out / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
-    sign(out / MANIFEST, key)
+    with _timed(phases, "sbom"):
+        bom = sbom_for_rootfs(rootfs, f"cloison-{role.name}", __version__, snap.date)
+        (out / "sbom.cdx.json").write_text(_json(bom), encoding="utf-8")
+    with _timed(phases, "tar"):
+        pack.pack_tar(rootfs, out, snap.epoch)
+    with _timed(phases, "squashfs"):
+        pack.pack_squashfs(rootfs, out, snap.epoch)
+    with _timed(phases, "sign"):
+        manifest = with_checksums(
+            Manifest(f"cloison-{role.name}", role.name, __version__, SUITE, snap.date, snap.epoch, snap.releases),
+            out,
+            [pack.ROOTFS_TAR, pack.SQUASHFS, "sbom.cdx.json"],
+        )
+        (out / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        sign(out / MANIFEST, key)
     shutil.rmtree(rootfs)
-    return BuildResult(out, manifest, size, len(bom["components"]))
+    return BuildResult(out, manifest, size, len(bom["components"]), phases)
 
 
 def _json(data: object) -> str:

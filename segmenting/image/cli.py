@@ -14,6 +14,7 @@ from segmenting.errors import EXIT_CHECK_FAILED, EXIT_OK, CloisonError
 from segmenting.image import pack
 from segmenting.image.build import ROLES, build
 from segmenting.image.configure import NspawnAnsibleConfigurer
+from segmenting.image.reproducible import compare_builds
 from segmenting.image.verify import allowed_signers, generate_key, verify_image
 
 DEFAULT_KEY = Path("/var/lib/cloison/keys/image-signing_ed25519")
@@ -41,6 +42,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 f"{name}: {result.folder} — rootfs {result.rootfs_bytes / 1e6:.0f} MB uncompressed, "
                 f"{result.packages} SBOM components, built in {took:.0f} s, signed"
             )
+            print(f"{name}: phases: {result.timing()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return EXIT_OK
@@ -76,15 +78,9 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    result = pack.compare(args.first / pack.ROOTFS_TAR, args.second / pack.ROOTFS_TAR)
-    print(result.summary())
-    for name in result.differing[: args.show]:
-        print(f"  differs: {name}")
-    for name in result.only_first[: args.show]:
-        print(f"  only in {args.first}: {name}")
-    for name in result.only_second[: args.show]:
-        print(f"  only in {args.second}: {name}")
-    return EXIT_OK if result.identical else EXIT_CHECK_FAILED
+    report = compare_builds(args.first, args.second)
+    print("\n".join(report.lines(show=None if args.show < 0 else args.show)))
+    return EXIT_OK if report.identical else EXIT_CHECK_FAILED
 
 
 def register(sub: Any) -> None:
@@ -116,8 +112,8 @@ def register(sub: Any) -> None:
             p.add_argument("--site", type=Path, help="site.json with first-boot values (hostname, addresses)")
         p.set_defaults(func=func)
 
-    p = isub.add_parser("compare", help="compare two builds file by file (reproducibility)")
+    p = isub.add_parser("compare", help="compare two builds file by file and say why files differ")
     p.add_argument("first", type=Path)
     p.add_argument("second", type=Path)
-    p.add_argument("--show", type=int, default=20)
+    p.add_argument("--show", type=int, default=50, help="differences to list (-1: all)")
     p.set_defaults(func=cmd_compare)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ class Manifest:
     role: str
     cloison_version: str
     debian_suite: str
-    debian_snapshot: str  # the mirror's Release date the packages came from
+    debian_snapshot: str  # the latest Release date of the mirror state the packages came from
     source_date_epoch: int
+    debian_releases: dict[str, str] = field(default_factory=dict)  # suite -> date of its Release
     artefacts: dict[str, str] = field(default_factory=dict)  # file name -> sha256
 
     def to_json(self) -> str:
@@ -42,7 +43,11 @@ class Manifest:
             "image": self.image,
             "role": self.role,
             "cloison_version": self.cloison_version,
-            "debian": {"suite": self.debian_suite, "snapshot": self.debian_snapshot},
+            "debian": {
+                "suite": self.debian_suite,
+                "snapshot": self.debian_snapshot,
+                **({"releases": dict(sorted(self.debian_releases.items()))} if self.debian_releases else {}),
+            },
             "source_date_epoch": self.source_date_epoch,
             "artefacts": dict(sorted(self.artefacts.items())),
         }
@@ -60,17 +65,10 @@ class Manifest:
             debian_suite=str(data["debian"]["suite"]),
             debian_snapshot=str(data["debian"]["snapshot"]),
             source_date_epoch=int(data["source_date_epoch"]),
+            debian_releases={str(k): str(v) for k, v in data["debian"].get("releases", {}).items()},
             artefacts={str(k): str(v) for k, v in data["artefacts"].items()},
         )
 
 
 def with_checksums(manifest: Manifest, folder: Path, names: list[str]) -> Manifest:
-    return Manifest(
-        manifest.image,
-        manifest.role,
-        manifest.cloison_version,
-        manifest.debian_suite,
-        manifest.debian_snapshot,
-        manifest.source_date_epoch,
-        {name: sha256_file(folder / name) for name in names},
-    )
+    return replace(manifest, artefacts={name: sha256_file(folder / name) for name in names})

@@ -1,17 +1,14 @@
-"""Pack a configured root filesystem reproducibly, and compare two packed images.
+"""Pack a configured root filesystem reproducibly.
 
-Follows the reproducible-builds.org recipe: names sorted, times clamped to
-``SOURCE_DATE_EPOCH``, numeric owners, no atime/ctime in pax headers; squashfs built with a
-fixed mkfs time. :func:`tar_digest` lists every member with its SHA-256 so two builds can be
-compared file by file (:func:`compare`).
+Follows the reproducible-builds.org recipe (https://reproducible-builds.org/docs/archives/):
+names sorted, times clamped to ``SOURCE_DATE_EPOCH``, numeric owners, no atime/ctime in pax
+headers; squashfs built with fixed inode and mkfs times. Two builds are compared file by file
+by :mod:`segmenting.image.reproducible`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
-import tarfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from segmenting.errors import CloisonError
@@ -55,50 +52,3 @@ def pack_squashfs(rootfs: Path, out: Path, epoch: int) -> Path:
         "mksquashfs",
     )  # fmt: skip
     return target
-
-
-def tar_digest(archive: Path) -> dict[str, str]:
-    """Member name → SHA-256 of content (files) or a description (links, dirs, devices)."""
-    proc = subprocess.Popen(["zstd", "-q", "-d", "-c", str(archive)], stdout=subprocess.PIPE)
-    out: dict[str, str] = {}
-    assert proc.stdout is not None
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-        for member in tar:
-            key = member.name.removeprefix("./")
-            meta = f"{member.mode:o}:{member.uid}:{member.gid}:{member.mtime}"
-            if member.isfile():
-                fh = tar.extractfile(member)
-                digest = hashlib.sha256(fh.read() if fh else b"").hexdigest()
-                out[key] = f"file:{digest}:{meta}"
-            elif member.issym() or member.islnk():
-                out[key] = f"link:{member.linkname}:{meta}"
-            else:
-                out[key] = f"{member.type!r}:{meta}"
-    if proc.wait() != 0:
-        raise CloisonError(f"cannot read {archive}")
-    return out
-
-
-@dataclass(frozen=True)
-class Comparison:
-    identical: bool
-    only_first: tuple[str, ...]
-    only_second: tuple[str, ...]
-    differing: tuple[str, ...]
-    members: int
-
-    def summary(self) -> str:
-        if self.identical:
-            return f"identical: {self.members} members"
-        return (
-            f"{len(self.differing)} differing, {len(self.only_first)} only in the first, "
-            f"{len(self.only_second)} only in the second (of {self.members} members)"
-        )
-
-
-def compare(first: Path, second: Path) -> Comparison:
-    a, b = tar_digest(first), tar_digest(second)
-    differing = tuple(sorted(k for k in a.keys() & b.keys() if a[k] != b[k]))
-    only_a = tuple(sorted(a.keys() - b.keys()))
-    only_b = tuple(sorted(b.keys() - a.keys()))
-    return Comparison(not (differing or only_a or only_b), only_a, only_b, differing, len(a.keys() | b.keys()))

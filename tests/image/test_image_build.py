@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+from image_builds import Built
 
 from segmenting import cli
 from segmenting.conformance.runner import RunOptions, run_checks
 from segmenting.image import pack
 from segmenting.image.configure import booted
+from segmenting.image.reproducible import tree_of_archive
 from segmenting.image.verify import ImageRefused, verify_image
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -48,24 +48,6 @@ def _site_level(name: str) -> bool:
     return any(function == f and param.rstrip("]").endswith(suffix) for f, suffix in SITE_LEVEL)
 
 
-@dataclass
-class Built:
-    folder: Path
-    signers: Path
-    seconds: float
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    tmp = tmp_path_factory.mktemp("image")
-    key = tmp / "keys" / "image_ed25519"
-    assert cli.main(["image", "keygen", str(key), "--identity", "test-images"]) == 0
-    started = time.monotonic()
-    code = cli.main(["image", "build", "--role", "edge-gateway", "-o", str(tmp / "out"), "--key", str(key)])
-    assert code == 0
-    return Built(tmp / "out" / "edge-gateway", key.with_name("allowed_signers"), time.monotonic() - started)
-
-
 def test_image_is_signed_and_its_sbom_is_valid(built: Built) -> None:
     manifest = verify_image(built.folder, built.signers, "test-images")
     assert set(manifest.artefacts) == {pack.ROOTFS_TAR, pack.SQUASHFS, "sbom.cdx.json"}
@@ -77,7 +59,7 @@ def test_image_is_signed_and_its_sbom_is_valid(built: Built) -> None:
 
 
 def test_image_ships_no_host_key_nor_build_key(built: Built) -> None:
-    digest = pack.tar_digest(built.folder / pack.ROOTFS_TAR)
+    digest = tree_of_archive(built.folder / pack.ROOTFS_TAR)
     assert not [n for n in digest if n.startswith("etc/ssh/ssh_host_")]
     assert "root/.ssh/authorized_keys" not in digest
     assert "etc/systemd/system/multi-user.target.wants/cloison-firstboot.service" in digest

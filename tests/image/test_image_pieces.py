@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -11,10 +12,12 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from segmenting import cli
-from segmenting.errors import EXIT_INVALID
+from segmenting.errors import EXIT_CHECK_FAILED, EXIT_INVALID, CloisonError
 from segmenting.image import pack
-from segmenting.image.build import FIRSTBOOT_SCRIPT, clean, private_keys, release_date
+from segmenting.image.build import FIRSTBOOT_SCRIPT, clean, private_keys
+from segmenting.image.debian import MIRRORS, list_prefix, snapshot
 from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
+from segmenting.image.reproducible import CAUSES, Entry, cause_of, compare_builds, tree_of_archive
 from segmenting.image.sbom import Component, debian_packages, sbom, sbom_for_rootfs
 from segmenting.image.verify import ImageRefused, allowed_signers, generate_key, sign, verify_image
 
@@ -89,6 +92,30 @@ def test_clean_removes_host_keys_and_build_key_and_adds_firstboot(tmp_path: Path
     assert private_keys(root) == []
 
 
+def test_clean_empties_logs_and_per_boot_state_and_forgets_the_build_host(tmp_path: Path) -> None:
+    root = _rootfs(tmp_path)
+    (root / "var/log/audit").mkdir(parents=True)
+    (root / "var/log/audit/audit.log").write_text("type=DAEMON_START\n")
+    (root / "var/log/audit/audit.log").chmod(0o600)
+    (root / "var/log/syslog.1").write_text("old\n")
+    (root / "var/log/apt").mkdir()
+    (root / "var/log/apt/history.log.1.gz").write_bytes(b"\x1f\x8b")
+    (root / "var/lib/systemd/timers").mkdir(parents=True)
+    (root / "var/lib/systemd/random-seed").write_bytes(b"\x01" * 512)
+    (root / "var/lib/systemd/timers/stamp-apt-daily.timer").write_text("")
+    (root / "etc/hostname").write_text("build-host-42\n")
+    (root / "etc/resolv.conf").symlink_to("/run/systemd/resolve/stub-resolv.conf")
+    clean(root)
+    assert (root / "var/log/audit/audit.log").read_text() == ""
+    assert (root / "var/log/audit/audit.log").stat().st_mode & 0o777 == 0o600
+    assert not (root / "var/log/syslog.1").exists() and not (root / "var/log/apt/history.log.1.gz").exists()
+    assert not (root / "var/lib/systemd/random-seed").exists()
+    assert list((root / "var/lib/systemd/timers").iterdir()) == []
+    assert (root / "etc/hostname").read_text() == "localhost\n"
+    assert not (root / "etc/resolv.conf").is_symlink()
+    assert "nameserver" not in (root / "etc/resolv.conf").read_text()
+
+
 def test_private_key_anywhere_is_found(tmp_path: Path) -> None:
     root = _rootfs(tmp_path)
     (root / "etc/freeradius").mkdir(parents=True)
@@ -96,11 +123,43 @@ def test_private_key_anywhere_is_found(tmp_path: Path) -> None:
     assert private_keys(root) == ["etc/freeradius/server.key"]
 
 
-def test_release_date_reads_apt_lists(tmp_path: Path) -> None:
-    (tmp_path / "deb.debian.org_debian_dists_bookworm_InRelease").write_text(
-        "Origin: Debian\nSuite: stable\nDate: Sat, 08 Nov 2025 09:47:53 UTC\n"
-    )
-    assert release_date(tmp_path) == ("2025-11-08T09:47:53Z", 1762595273)
+def _lists(folder: Path, dates: dict[str, str]) -> Path:
+    folder.mkdir()
+    for uri, suite in MIRRORS:
+        prefix = list_prefix(uri, suite)
+        (folder / f"{prefix}InRelease").write_text(f"Origin: Debian\nSuite: {suite}\nDate: {dates[suite]}\n")
+        (folder / f"{prefix}main_binary-amd64_Packages.lz4").write_bytes(b"")
+    return folder
+
+
+def test_snapshot_is_the_hosts_apt_lists_and_its_epoch_the_latest_release(tmp_path: Path) -> None:
+    dates = {
+        "bookworm": "Sat, 08 Nov 2025 09:47:53 UTC",
+        "bookworm-updates": "Fri, 27 Nov 2026 02:10:32 UTC",
+        "bookworm-security": "Thu, 26 Nov 2026 21:03:35 UTC",
+    }
+    snap = snapshot(_lists(tmp_path / "lists", dates))
+    assert snap.releases == {
+        "bookworm": "2025-11-08T09:47:53Z",
+        "bookworm-updates": "2026-11-27T02:10:32Z",
+        "bookworm-security": "2026-11-26T21:03:35Z",
+    }
+    assert (snap.epoch, snap.date) == (1795745432, "2026-11-27T02:10:32Z")
+    assert [p.name for p in snap.lists][:2] == [
+        "deb.debian.org_debian_dists_bookworm_InRelease",
+        "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages.lz4",
+    ]
+    assert len(snap.lists) == 6
+    (tmp_path / "lists/deb.debian.org_debian-security_dists_bookworm-security_InRelease").unlink()
+    with pytest.raises(CloisonError, match=r"bookworm-security_InRelease is missing: .*apt-get update"):
+        snapshot(tmp_path / "lists")
+
+
+def test_manifest_records_every_release_and_reads_back(tmp_path: Path) -> None:
+    manifest = Manifest("img", "edge-gateway", "0.1.0", "bookworm", "2026-11-27T02:10:32Z", 1795745432,
+                        {"bookworm": "2025-11-08T09:47:53Z", "bookworm-security": "2026-11-26T21:03:35Z"})  # fmt: skip
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    assert json.loads(manifest.to_json())["debian"]["releases"]["bookworm-security"] == "2026-11-26T21:03:35Z"
 
 
 def _signed_image(tmp_path: Path) -> tuple[Path, Path]:
@@ -186,20 +245,83 @@ def test_installer_unpacks_a_good_image(tmp_path: Path) -> None:
     assert (tmp_path / "target/etc/cloison/site.json").stat().st_mode & 0o777 == 0o600
 
 
+def _pack(root: Path, folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    pack.pack_tar(root, folder, 1_700_000_000)
+    return folder
+
+
 def test_pack_is_reproducible_and_compare_names_differences(tmp_path: Path) -> None:
     root = _rootfs(tmp_path)
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    pack.pack_tar(root, one, 1_700_000_000)
+    one = _pack(root, tmp_path / "one")
     (root / "etc/ssh/sshd_config").touch()  # a new mtime must not matter: times are clamped
-    pack.pack_tar(root, two, 1_700_000_000)
+    two = _pack(root, tmp_path / "two")
     assert (one / pack.ROOTFS_TAR).read_bytes() == (two / pack.ROOTFS_TAR).read_bytes()
-    assert pack.compare(one / pack.ROOTFS_TAR, two / pack.ROOTFS_TAR).identical
+    assert compare_builds(one, two).identical
     (root / "etc/ssh/sshd_config").write_text("PermitRootLogin yes\n")
-    pack.pack_tar(root, two, 1_700_000_000)
-    result = pack.compare(one / pack.ROOTFS_TAR, two / pack.ROOTFS_TAR)
-    assert result.differing == ("etc/ssh/sshd_config",)
+    (root / "etc/ssh/sshd_config").chmod(0o600)
+    (root / "var/log").mkdir()
+    (root / "var/log/syslog").write_text("boot\n")
+    cache = root / "usr/lib/python3/dist-packages/__pycache__"
+    cache.mkdir()
+    (cache / "mod.cpython-311.pyc").write_bytes(b"\x00")
+    (root / "etc/resolv.conf").symlink_to("/run/systemd/resolve/stub-resolv.conf")
+    report = compare_builds(one, _pack(root, tmp_path / "two"))
+    assert not report.identical
+    assert report.artefacts[pack.ROOTFS_TAR][0] != report.artefacts[pack.ROOTFS_TAR][1]
+    by_path = {d.path: d for d in report.differences}
+    assert by_path["etc/ssh/sshd_config"].what == ("mode", "size", "content")
+    assert by_path["etc/ssh/sshd_config"].cause is None  # unexplained: a regression of the build
+    assert by_path["var/log/syslog"].what == ("only in the second build",)
+    assert not by_path["var/log/syslog"].tolerated  # the build truncates logs
+    assert by_path["usr/lib/python3/dist-packages/__pycache__/mod.cpython-311.pyc"].tolerated
+    assert {d.path for d in report.untolerated} == {
+        "etc/ssh/sshd_config",
+        "var/log",
+        "var/log/syslog",
+        "etc/resolv.conf",
+        "usr/lib/python3/dist-packages/__pycache__",
+    }
+    text = "\n".join(report.lines())
+    assert "etc/ssh/sshd_config: mode, size, content — UNKNOWN cause" in text
+    assert "var/log/syslog: only in the second build — logs written during the build" in text
+
+
+def test_tree_lists_type_mode_owner_size_hash_and_target(tmp_path: Path) -> None:
+    root = _rootfs(tmp_path)
+    (root / "etc/ssh/sshd_config").chmod(0o600)
+    (root / "etc/localtime").symlink_to("/usr/share/zoneinfo/Etc/UTC")
+    folder = _pack(root, tmp_path / "img")
+    tree = tree_of_archive(folder / pack.ROOTFS_TAR)
+    config = tree["etc/ssh/sshd_config"]
+    assert (config.kind, config.mode, config.uid, config.gid, config.size) == ("file", 0o600, 0, 0, 19)
+    assert config.sha256 == hashlib.sha256(b"PermitRootLogin no\n").hexdigest()
+    assert config.mtime <= 1_700_000_000  # clamped
+    assert (tree["etc/localtime"].kind, tree["etc/localtime"].target) == ("symlink", "/usr/share/zoneinfo/Etc/UTC")
+    assert tree["etc/ssh"].kind == "dir"
+    assert Entry("file", 0o644, 0, 0, 1, "a").differences(Entry("file", 0o644, 0, 100, 1, "b")) == ("owner", "content")
+
+
+def test_compare_cli_exit_code_names_differences(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _rootfs(tmp_path)
+    one = _pack(root, tmp_path / "one")
+    assert cli.main(["image", "compare", str(one), str(_pack(root, tmp_path / "same"))]) == 0
+    (root / "etc/machine-id").write_text("0123\n")
+    code = cli.main(["image", "compare", str(one), str(_pack(root, tmp_path / "other"))])
+    assert code == EXIT_CHECK_FAILED
+    out = capsys.readouterr().out
+    assert "etc/machine-id: only in the second build — the machine's identity" in out
+    assert cli.main(["image", "compare", str(one), str(tmp_path / "nowhere")]) != 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_known_causes_are_specific() -> None:
+    assert cause_of("etc/shadow") is not None and cause_of("etc/shadow").tolerated  # type: ignore[union-attr]
+    assert cause_of("etc/passwd") is None
+    assert cause_of("usr/lib/python3.11/__pycache__/os.cpython-311.pyc") is not None
+    assert cause_of("usr/lib/python3.11/os.py") is None
+    # Every cause the image tolerates says why it is harmless: no empty reason.
+    assert all(c.reason for c in CAUSES)
 
 
 def test_firstboot_script_applies_hostname_and_keys(tmp_path: Path) -> None:
