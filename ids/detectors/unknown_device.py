@@ -49,6 +49,13 @@ class UnknownDevice(Detector):
             self.unlearned_routers.discard(src)
             self.known.add(mac)
             return
+        if self.unlearned_routers and not _attributable(src):
+            # A router the plan lists without a MAC speaks from its link-local address (router
+            # solicitation, neighbour discovery) or from no address (DHCP, ARP probe) before its
+            # first IPv4 frame: judging the MAC on such a frame would flag the gateway itself.
+            # The MAC is judged on its first frame that names an address; once every router is
+            # learned, an unknown MAC is flagged on any frame.
+            return
         zone = self.engine.zone(src) if src and any(src) else None
         on_camera_vlan = pkt.vlan is not None and pkt.vlan in self.camera_vlans
         if not on_camera_vlan and (zone is None or zone.zone != "cameras"):
@@ -77,3 +84,10 @@ class UnknownDevice(Detector):
             self.known.add(dmac)
             if sz.site is not None:
                 self.unlearned_routers -= {ip for ip in self.unlearned_routers if self.engine.zone(ip) is sz}
+
+
+def _attributable(src: bytes) -> bool:
+    """An address that says who speaks: not empty, not unspecified, not IPv6 link-local (fe80::/10)."""
+    if not src or not any(src):
+        return False
+    return not (len(src) == 16 and src[0] == 0xFE and src[1] & 0xC0 == 0x80)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from idsite import (
     ATTACKER_IP,
@@ -12,14 +14,17 @@ from idsite import (
     CAM_VLAN,
     GW_IP,
     GW_MAC,
+    allowlist_doc,
     replay,
+    run_cli,
     sids,
 )
 from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6NDOptSrcLLAddr, IPv6
+from scapy.layers.inet6 import ICMPv6ND_RA, ICMPv6ND_RS, ICMPv6NDOptSrcLLAddr, IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Packet
+from scapy.utils import wrpcap
 
 from ids import signatures as S
 
@@ -126,3 +131,62 @@ def test_rogue_ra_without_a_plan(tmp_path: Path) -> None:
     assert sids(replay(tmp_path, [_ra(GW_MAC, 1.0), _ra(GW_MAC, 2.0), _ra(ATTACKER_MAC, 3.0)], plan=False)) == [
         S.ROGUE_RA.sid
     ]
+
+
+def _replay_with_macless_router(tmp_path: Path, pkts: list[Packet]) -> list[dict[str, Any]]:
+    """The plan gives the camera segment's gateway no MAC: the sensor learns it on first use."""
+    doc = allowlist_doc()
+    for entry in [*doc["services"]["routers"], *doc["services"]["dhcp"], *doc["hosts"]]:
+        if entry["ip"] == GW_IP:
+            entry["mac"] = None
+    allowlist = tmp_path / "macless-router.json"
+    allowlist.write_text(json.dumps(doc))
+    pcap, eve = tmp_path / "macless.pcap", tmp_path / "macless.eve.json"
+    wrpcap(str(pcap), pkts)
+    assert run_cli(["ids", "replay", str(pcap), "--eve", str(eve), "--allowlist", str(allowlist)]) == 0
+    return [json.loads(line) for line in eve.read_text().splitlines()]
+
+
+def _router_solicitation(mac: str, t: float) -> Packet:
+    rs = Ether(src=mac, dst="33:33:00:00:00:02") / Dot1Q(vlan=CAM_VLAN) / IPv6(src="fe80::1", dst="ff02::2")
+    return _t(rs / ICMPv6ND_RS() / ICMPv6NDOptSrcLLAddr(lladdr=mac), t)
+
+
+def test_macless_gateway_soliciting_routers_before_ipv4_is_learned_not_flagged(tmp_path: Path) -> None:
+    # A gateway interface comes up: IPv6 router solicitation from its link-local address first,
+    # then its ARP for a camera from the gateway address the plan lists.
+    gw = "02:00:00:00:0a:0a"
+    arp = _t(
+        Ether(src=gw, dst="ff:ff:ff:ff:ff:ff")
+        / Dot1Q(vlan=CAM_VLAN)
+        / ARP(op=1, hwsrc=gw, psrc=GW_IP, pdst=CAM_IPS[0]),
+        2.0,
+    )
+    alerts = _replay_with_macless_router(tmp_path, [_router_solicitation(gw, 1.0), arp])
+    assert S.UNKNOWN_DEVICE.sid not in sids(alerts)
+
+
+def test_unknown_device_speaking_link_local_then_ipv4_is_flagged(tmp_path: Path) -> None:
+    # The same opening from a device that then claims an address that is not the gateway's.
+    arp = _t(
+        Ether(src=ATTACKER_MAC, dst="ff:ff:ff:ff:ff:ff")
+        / Dot1Q(vlan=CAM_VLAN)
+        / ARP(op=1, hwsrc=ATTACKER_MAC, psrc=ATTACKER_IP, pdst=CAM_IPS[0]),
+        2.0,
+    )
+    alerts = _replay_with_macless_router(tmp_path, [_router_solicitation(ATTACKER_MAC, 1.0), arp])
+    assert sids(alerts) == [S.UNKNOWN_DEVICE.sid]
+    assert alerts[0]["cloison"]["mac"] == ATTACKER_MAC
+
+
+def test_link_local_only_device_is_flagged_once_the_gateway_is_learned(tmp_path: Path) -> None:
+    gw = "02:00:00:00:0a:0a"
+    arp = _t(
+        Ether(src=gw, dst="ff:ff:ff:ff:ff:ff")
+        / Dot1Q(vlan=CAM_VLAN)
+        / ARP(op=1, hwsrc=gw, psrc=GW_IP, pdst=CAM_IPS[0]),
+        1.0,
+    )
+    alerts = _replay_with_macless_router(tmp_path, [arp, _router_solicitation(ATTACKER_MAC, 2.0)])
+    assert sids(alerts) == [S.UNKNOWN_DEVICE.sid]
+    assert alerts[0]["cloison"]["mac"] == ATTACKER_MAC

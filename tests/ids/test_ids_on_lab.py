@@ -16,13 +16,13 @@ Before the plug, the sensor watches the segment for a few seconds: the cameras s
 ports (``lab`` fixture: not yet authorized, so EAPOL and link-local chatter, no streams) and
 no unknown MAC may be reported.
 
-Known false positive, tolerated here and only for these MACs: the plan gives a site gateway no
-MAC, and the sensor learns the camera-segment gateway's MAC on first IPv4 use (trust on first
-use, ids/detectors/unknown_device.py). The lab gateway's ``cam0`` (a veth with a random MAC,
-IPv6 on) sends ICMPv6 router solicitations from its link-local address on the camera VLAN at
-link-up, before any IPv4: when the sensor starts early enough to see them, that MAC is flagged
-as an unknown device. Alerts naming the gateway's own interface MACs are therefore set aside;
-any other unknown MAC in the benign phase fails the test.
+The plan gives a site gateway no MAC: the sensor learns the camera-segment gateway's MAC on
+first use (trust on first use, ids/detectors/unknown_device.py), and its link-local chatter
+before that (router solicitations at link-up) is no longer judged; the replay tests in
+test_ids_l2_detectors.py pin that. Alerts naming the gateway's own interface MACs are still set
+aside here, because the lab gateway (a veth with a random MAC) may also speak on the camera
+VLAN from an address the plan does not list for it; any other unknown MAC in the benign phase
+fails the test.
 """
 
 from __future__ import annotations
