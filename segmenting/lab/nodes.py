@@ -10,11 +10,13 @@ is first moved into its own ``cl-lab/NODE`` cgroup, which ``lab down`` removes.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import socket
 import time
 from pathlib import Path
 
+from segmenting.lab.access import ADMIN_GROUP, ADMIN_USER, SUDOERS_DROP_IN
 from segmenting.lab.names import LabPaths
 from segmenting.lab.run import LabError, Proc, Runner
 from segmenting.lab.state import LabState
@@ -36,7 +38,8 @@ def node_cgroups(node_id: str) -> list[Path]:
 
 
 def prepare(r: Runner, node: Node, paths: LabPaths, *, lower: Path, pubkey: str, state: LabState) -> Path:
-    """Mount the node's overlay and give it an identity: hostname, machine id, host key, root's key."""
+    """Mount the node's overlay and give it an identity: hostname, machine id, host key, and the
+    controller's named administrator account (:func:`admin_account`); root gets no SSH key."""
     base = paths.node(node.id)
     upper, work, root = base / "upper", base / "work", base / "root"
     for d in (upper, work, root):
@@ -50,11 +53,48 @@ def prepare(r: Runner, node: Node, paths: LabPaths, *, lower: Path, pubkey: str,
     (root / "etc/machine-id").write_text(secrets.token_hex(16) + "\n")
     key = root / "etc/ssh/ssh_host_ed25519_key"
     r.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{node.id} (cloison lab)", "-f", str(key)])
-    ssh_dir = root / "root/.ssh"
-    ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    (ssh_dir / "authorized_keys").write_text(pubkey)
-    (ssh_dir / "authorized_keys").chmod(0o600)
+    admin_account(r, root, pubkey)
     return root
+
+
+def admin_account(r: Runner, root: Path, pubkey: str) -> None:
+    """The controller's account on a node: named, key only (no password), sudo through its group.
+
+    ANSSI BP-028 R33 / PA-022 R30: the controller (Ansible, the audit, the lab's own tests) logs in
+    as :data:`ADMIN_USER` and elevates with sudo, so the hardening role can refuse root logins
+    without locking the controller out. The account is a member of :data:`ADMIN_GROUP`, the group
+    the hardening role's SSH ``AllowGroups`` and sudo policy name. Its drop-in grants the group
+    sudo without a password (the account has none) and without a tty (Ansible pipelines its
+    modules through sudo's stdin); it sorts after the role's ``cloison`` file, so it wins.
+    """
+    if ADMIN_USER not in _names(root / "etc/passwd"):
+        if ADMIN_GROUP not in _names(root / "etc/group"):
+            r.run(["groupadd", "--root", str(root), "--system", ADMIN_GROUP])
+        r.run(["useradd", "--root", str(root), "--create-home", "--shell", "/bin/bash", "--groups", ADMIN_GROUP,
+               "--comment", "cloison lab controller", ADMIN_USER])  # fmt: skip
+    uid, gid = next((int(f[2]), int(f[3])) for f in _entries(root / "etc/passwd") if f[0] == ADMIN_USER)
+    ssh_dir = root / "home" / ADMIN_USER / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    keys = ssh_dir / "authorized_keys"
+    keys.write_text(pubkey)
+    keys.chmod(0o600)
+    for p in (ssh_dir, keys):
+        os.chown(p, uid, gid)
+    sudoers = root / "etc/sudoers.d" / SUDOERS_DROP_IN
+    sudoers.write_text(
+        "# cloison lab: the controller's account (key only, no password) administers the node.\n"
+        f"Defaults:%{ADMIN_GROUP} !requiretty\n"
+        f"%{ADMIN_GROUP} ALL=(ALL:ALL) NOPASSWD: EXEC: ALL\n"
+    )
+    sudoers.chmod(0o440)
+
+
+def _entries(path: Path) -> list[list[str]]:
+    return [line.split(":") for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def _names(path: Path) -> set[str]:
+    return {f[0] for f in _entries(path)}
 
 
 def host_key(paths: LabPaths, node_id: str) -> str:

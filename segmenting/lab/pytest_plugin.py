@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from segmenting.api import load_plan
+from segmenting.lab import access, standin, switches
 from segmenting.lab import lab as lab_mod
-from segmenting.lab import standin, switches
 from segmenting.lab.names import LabPaths, default_paths
 from segmenting.lab.run import SubprocessRunner
 from segmenting.lab.topology import Switch, Topology
@@ -35,7 +35,10 @@ class Lab:
     timings: dict[str, float] = field(default_factory=dict)
 
     def ssh(self, host: str, command: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` on a lab host (plan host id) over SSH, as the controller does."""
+        """Run ``command`` as root on a lab host (plan host id) over SSH, as the controller does:
+        logged in as the named administrator, elevated with sudo (switches: the lab's own sshd, root)."""
+        if host not in {s.id for s in self.topology.switches}:
+            command = access.as_root(command)
         argv = ["ssh", "-F", str(self.paths.ssh_config), "-o", "BatchMode=yes", host, command]
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=check)
 

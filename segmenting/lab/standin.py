@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 
+from segmenting.lab.access import as_root
 from segmenting.lab.names import LabPaths
 from segmenting.lab.run import LabError
 from segmenting.lab.topology import Topology
@@ -23,7 +24,7 @@ FR = "/etc/freeradius/3.0"
 
 
 def _ssh(paths: LabPaths, host: str, command: str, stdin: str | None = None) -> str:
-    argv = ["ssh", "-F", str(paths.ssh_config), "-o", "BatchMode=yes", host, command]
+    argv = ["ssh", "-F", str(paths.ssh_config), "-o", "BatchMode=yes", host, as_root(command)]
     res = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120, check=False)
     if res.returncode != 0:
         raise LabError(f"{host}: {command} failed: {res.stderr.strip()}")

@@ -179,6 +179,7 @@ def _testinfra_host(name: str, paths: LabPaths, control_dir: str, inventory: str
     return testinfra.get_host(
         f"ssh://{name}",
         ssh_config=str(paths.ssh_config),
+        sudo=True,  # the lab's ssh_config logs in as the named administrator (no root login)
         controlpath=f"{control_dir}/%%C",  # testinfra %-formats the command line
         controlpersist=120,
     )

@@ -20,6 +20,7 @@ from conftest import deployment_plan, lab_nodes, lab_topology
 
 from segmenting.conformance.reachability import build_cases, endpoints
 from segmenting.lab import lab as lab_mod
+from segmenting.lab.access import as_root
 from segmenting.lab.names import default_paths
 
 pytestmark = pytest.mark.lab
@@ -76,7 +77,7 @@ def test_full_audit_of_the_lab(audit_lab, tmp_path: Path, pytestconfig: pytest.C
 
 
 def _ssh(paths, host: str, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ssh", "-F", str(paths.ssh_config), "-o", "BatchMode=yes", host, command],
+    return subprocess.run(["ssh", "-F", str(paths.ssh_config), "-o", "BatchMode=yes", host, as_root(command)],
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
 
 
