@@ -152,41 +152,32 @@ def _router_solicitation(mac: str, t: float) -> Packet:
     return _t(rs / ICMPv6ND_RS() / ICMPv6NDOptSrcLLAddr(lladdr=mac), t)
 
 
+def _tagged_arp(mac: str, ip: str, t: float) -> Packet:
+    """An ARP request for the first camera, from ``mac`` claiming ``ip``, on the camera VLAN."""
+    eth = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") / Dot1Q(vlan=CAM_VLAN)
+    return _t(eth / ARP(op=1, hwsrc=mac, psrc=ip, pdst=CAM_IPS[0]), t)
+
+
+MACLESS_GW = "02:00:00:00:0a:0a"
+
+
 def test_macless_gateway_soliciting_routers_before_ipv4_is_learned_not_flagged(tmp_path: Path) -> None:
     # A gateway interface comes up: IPv6 router solicitation from its link-local address first,
     # then its ARP for a camera from the gateway address the plan lists.
-    gw = "02:00:00:00:0a:0a"
-    arp = _t(
-        Ether(src=gw, dst="ff:ff:ff:ff:ff:ff")
-        / Dot1Q(vlan=CAM_VLAN)
-        / ARP(op=1, hwsrc=gw, psrc=GW_IP, pdst=CAM_IPS[0]),
-        2.0,
-    )
-    alerts = _replay_with_macless_router(tmp_path, [_router_solicitation(gw, 1.0), arp])
-    assert S.UNKNOWN_DEVICE.sid not in sids(alerts)
+    pkts = [_router_solicitation(MACLESS_GW, 1.0), _tagged_arp(MACLESS_GW, GW_IP, 2.0)]
+    assert S.UNKNOWN_DEVICE.sid not in sids(_replay_with_macless_router(tmp_path, pkts))
 
 
 def test_unknown_device_speaking_link_local_then_ipv4_is_flagged(tmp_path: Path) -> None:
     # The same opening from a device that then claims an address that is not the gateway's.
-    arp = _t(
-        Ether(src=ATTACKER_MAC, dst="ff:ff:ff:ff:ff:ff")
-        / Dot1Q(vlan=CAM_VLAN)
-        / ARP(op=1, hwsrc=ATTACKER_MAC, psrc=ATTACKER_IP, pdst=CAM_IPS[0]),
-        2.0,
-    )
-    alerts = _replay_with_macless_router(tmp_path, [_router_solicitation(ATTACKER_MAC, 1.0), arp])
+    pkts = [_router_solicitation(ATTACKER_MAC, 1.0), _tagged_arp(ATTACKER_MAC, ATTACKER_IP, 2.0)]
+    alerts = _replay_with_macless_router(tmp_path, pkts)
     assert sids(alerts) == [S.UNKNOWN_DEVICE.sid]
     assert alerts[0]["cloison"]["mac"] == ATTACKER_MAC
 
 
 def test_link_local_only_device_is_flagged_once_the_gateway_is_learned(tmp_path: Path) -> None:
-    gw = "02:00:00:00:0a:0a"
-    arp = _t(
-        Ether(src=gw, dst="ff:ff:ff:ff:ff:ff")
-        / Dot1Q(vlan=CAM_VLAN)
-        / ARP(op=1, hwsrc=gw, psrc=GW_IP, pdst=CAM_IPS[0]),
-        1.0,
-    )
-    alerts = _replay_with_macless_router(tmp_path, [arp, _router_solicitation(ATTACKER_MAC, 2.0)])
+    pkts = [_tagged_arp(MACLESS_GW, GW_IP, 1.0), _router_solicitation(ATTACKER_MAC, 2.0)]
+    alerts = _replay_with_macless_router(tmp_path, pkts)
     assert sids(alerts) == [S.UNKNOWN_DEVICE.sid]
     assert alerts[0]["cloison"]["mac"] == ATTACKER_MAC
