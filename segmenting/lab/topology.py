@@ -225,14 +225,18 @@ def build_topology(plan: Plan, sites: tuple[str, ...] | None = None) -> Topology
     csu_zones = plan.csu.zones
     fw = netns("csu-fw")
 
-    # CSU zones: one bridge each in the fabric, csu-fw holds every zone's gateway address.
+    # CSU zones: one bridge each in the fabric, csu-fw holds every zone's gateway address, and its
+    # own plan address in its zone (where the plan's flows to the firewall, its SSH, arrive).
     zone_gw: dict[str, str] = {}
+    fw_host = plan.host("csu-fw")
+    fw_zone = fw_host.zone_id.split(":", 1)[1]
     for zone, cidr in sorted(csu_zones.items()):
         br = ifname(f"z-{zone}")
         bridges.append(br)
         gw_ip = _host(cidr, 1)
         zone_gw[zone] = gw_ip
-        links.append(Link(Iface(fw, ifname(f"z-{zone}"), (_cidr(gw_ip, cidr),)), Iface(fab, ifname(f"fw-{zone}")), br))
+        addrs = (_cidr(gw_ip, cidr),) + ((_cidr(fw_host.ip, cidr),) if zone == fw_zone and fw_host.ip != gw_ip else ())
+        links.append(Link(Iface(fw, ifname(f"z-{zone}"), addrs), Iface(fab, ifname(f"fw-{zone}")), br))
     for node in nodes:
         if node.id == "csu-fw":
             continue
