@@ -8,6 +8,7 @@ message naming what is missing, instead of letting a role fall back to a weaker 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,27 @@ def cloison_flow(deployment: Any, flow_id: str) -> dict[str, Any]:
         if flow["id"] == flow_id:
             return dict(flow)
     raise AnsibleFilterError(f"cloison: flow {flow_id!r} is not in the plan")
+
+
+def cloison_flows_to(deployment: Any, host_ids: list[str]) -> list[dict[str, Any]]:
+    """Flows of the allowlist that end on one of ``host_ids`` (a machine may play several hosts):
+    named as a destination host, or, for flows to a whole zone, one of the hosts' addresses is
+    inside the destination. Flows from anywhere to a zone are not about one host and stay out,
+    as in the inventory's ``flows_in``."""
+    plan = cloison_plan(deployment)
+    wanted = set(host_ids)
+    ips = [ipaddress.ip_address(h["ip"]) for h in plan["hosts"] if h["id"] in wanted and h.get("ip")]
+    if len(ips) != len(wanted):
+        missing = sorted(wanted - {h["id"] for h in plan["hosts"]})
+        raise AnsibleFilterError(f"cloison: hosts {missing} are not in the plan (or have no address)")
+
+    def ends_here(flow: dict[str, Any]) -> bool:
+        if flow["dst_hosts"]:
+            return bool(wanted & set(flow["dst_hosts"]))
+        nets = [ipaddress.ip_network(c) for c in flow["dst_cidrs"]]
+        return not any(n.prefixlen == 0 for n in nets) and any(ip in n for ip in ips for n in nets)
+
+    return [dict(f) for f in plan["flows"] if ends_here(f)]
 
 
 def cloison_first_port(flow: dict[str, Any]) -> int:
@@ -208,6 +230,7 @@ class FilterModule:
             "cloison_hosts_of_kind": cloison_hosts_of_kind,
             "cloison_host_ip": cloison_host_ip,
             "cloison_flow": cloison_flow,
+            "cloison_flows_to": cloison_flows_to,
             "cloison_first_port": cloison_first_port,
             "cloison_service_port": cloison_service_port,
             "cloison_recorder_cameras": cloison_recorder_cameras,

@@ -2,18 +2,29 @@
 
 The live ruleset is read with ``nft -j list ruleset`` and parsed by
 :mod:`segmenting.conformance.nft`. The rendered ruleset (``segmenting.render``, the same text the
-``segmentation`` role installs) is loaded into a throwaway network namespace on the controller
-(``unshare --net``, gone when nft exits) and read back the same way, so both are compared as
-the kernel understands them, not as text.
+``segmentation`` role installs, with the role's out-of-band management rule when the audited
+inventory has a management network, as the lab does) is loaded into a throwaway network
+namespace on the controller (``unshare --net``, gone when nft exits) and read back the same way,
+so both are compared as the kernel understands them, not as text.
+
+Default drop at a hook: in nftables an ``accept`` only ends the chain that says it, a packet then
+meets the hook's other base chains, and a ``drop`` is final. So a hook drops by default when one
+of its filter base chains has policy drop; other base chains at that hook (a verdict-less
+conntrack table, a lab table that only drops) cannot let through what that chain drops.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import tempfile
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from conformance_helpers import prefetch, run
+from conftest import lab_paths
 
 from segmenting.conformance.nft import Ruleset, differences
 from segmenting.render.nftables import TABLE
@@ -35,12 +46,42 @@ def live(host) -> Ruleset:
     return Ruleset.from_json(out)
 
 
-def rendered_ruleset(plan, device: str) -> Ruleset | None:
+def inventory_vars(config: pytest.Config) -> dict[str, Any]:
+    """``all.vars`` of the audited inventory (the lab's own by default); empty when it has none."""
+    inventory = Path(config.getoption("audit_inventory", default=None) or lab_paths(config).inventory)
+    doc = yaml.safe_load(inventory.read_text(encoding="utf-8")) if inventory.is_file() else None
+    found = ((doc.get("all") or {}).get("vars") or {}) if isinstance(doc, dict) else {}
+    return dict(found)
+
+
+def management_cidrs(config: pytest.Config) -> list[str]:
+    """The out-of-band management networks the segmentation role adds to an input chain
+    (``segmentation_management_cidrs``, by default the lab's ``cloison_lab_mgmt_cidr``)."""
+    all_vars = inventory_vars(config)
+    if "segmentation_management_cidrs" in all_vars:
+        return [str(c) for c in all_vars["segmentation_management_cidrs"] or []]
+    return [str(all_vars["cloison_lab_mgmt_cidr"])] if all_vars.get("cloison_lab_mgmt_cidr") else []
+
+
+def _role_filters() -> Any:
+    """The segmentation role's own filters (filter_plugins/cloison.py): the rule it adds is the one expected."""
+    path = Path(__file__).resolve().parents[2] / "filter_plugins" / "cloison.py"
+    spec = importlib.util.spec_from_file_location("caud_cloison_filters", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rendered_ruleset(plan, device: str, management: list[str] | None = None) -> Ruleset | None:
     files = [f for _, f in render_all(plan, FakeSecrets(), only=NFT_RENDERERS) if f.device == device]
     if not files:
         return None
+    text = files[0].text
+    if management:
+        text = _role_filters().cloison_nft_management(text, management)
     with tempfile.NamedTemporaryFile("w", prefix="caud-", suffix=".nft") as tmp:
-        tmp.write(files[0].text)
+        tmp.write(text)
         tmp.flush()
         proc = subprocess.run(
             ["unshare", "--net", "sh", "-c", f"nft -f {tmp.name} && nft -j list ruleset"],
@@ -60,7 +101,7 @@ def test_input_default_drop(node, live, evidence) -> None:
         + (", ".join(f"{c.family} {c.table} {c.name} policy {c.policy}" for c in chains) or "none")
     )
     assert chains, "no nftables input chain: nothing filters what reaches this host"
-    assert all(c.policy == "drop" for c in chains), "an input chain accepts by default"
+    assert any(c.policy == "drop" for c in chains), "no input chain drops by default"
 
 
 @pytest.mark.runs_on("linux")
@@ -74,19 +115,23 @@ def test_forward_default_drop(node, live, evidence) -> None:
         return
     chains = [c for c in live.base_chains() if c.hook == "forward" and c.type == "filter"]
     evidence("forward base chains: " + (", ".join(f"{c.table} {c.name} policy {c.policy}" for c in chains) or "none"))
-    assert chains and all(c.policy == "drop" for c in chains), "forwarded traffic is not dropped by default"
+    assert any(c.policy == "drop" for c in chains), "forwarded traffic is not dropped by default"
 
 
 @pytest.mark.runs_on("gateway", "firewall", "relay")
 @pytest.mark.control("ANSSI-HYG-19")
-def test_ruleset_matches_rendered(node, live, plan, evidence) -> None:
-    renders = {d: rendered_ruleset(plan, d) for d in node.plays}
+def test_ruleset_matches_rendered(node, live, plan, evidence, pytestconfig) -> None:
+    management = management_cidrs(pytestconfig)
+    renders = {d: rendered_ruleset(plan, d, management) for d in node.plays}
     renders = {d: r for d, r in renders.items() if r is not None}
     if not renders:
         evidence(f"no nftables renderer covers {', '.join(node.plays)}: the input/forward policies above apply")
         return
     device, expected = next(iter(renders.items()))
     diffs = differences(expected.table("inet", TABLE), live.table("inet", TABLE))
-    evidence(f"{device}: rendered vs live table inet {TABLE}: " + ("identical" if not diffs else "; ".join(diffs)))
+    extra = f" (+ management SSH from {', '.join(management)})" if management else ""
+    evidence(
+        f"{device}: rendered{extra} vs live table inet {TABLE}: " + ("identical" if not diffs else "; ".join(diffs))
+    )
     shown = "; ".join(diffs[:4]) + (f"; … {len(diffs) - 4} more" if len(diffs) > 4 else "")
     assert not diffs, f"live ruleset differs from the rendered one: {shown}"

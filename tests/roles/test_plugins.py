@@ -83,6 +83,21 @@ def test_ports_come_from_the_plan() -> None:
     assert FILTERS.cloison_first_port(FILTERS.cloison_flow(str(DEPLOYMENT), "F-csu-hosts-syslog")) == 6514
 
 
+def test_flows_to_a_machine_are_those_ending_on_its_hosts() -> None:
+    ids = {f["id"] for f in FILTERS.cloison_flows_to(str(DEPLOYMENT), ["csu-log", "csu-ids"])}
+    assert {
+        "F-csu-admin-ssh",
+        "F-csu-hosts-syslog",
+        "F-s-castelroux-1-cam-syslog",
+        "F-s-castelroux-1-ids-alerts",
+    } <= ids
+    assert not {i for i in ids if i.endswith(("-ntp", "-radius", "-ike", "-rtsp"))}, "flows to other hosts"
+    vpn = {f["id"] for f in FILTERS.cloison_flows_to(str(DEPLOYMENT), ["csu-vpn"])}
+    assert {"F-csu-admin-ssh", "F-csu-maint-ike"} <= vpn
+    with pytest.raises(AnsibleFilterError, match="not in the plan"):
+        FILTERS.cloison_flows_to(str(DEPLOYMENT), ["nobody"])
+
+
 def test_unknown_renderer_and_unknown_host_fail_closed() -> None:
     with pytest.raises(AnsibleFilterError, match="no renderer"):
         FILTERS.cloison_render(str(DEPLOYMENT), "no-such-renderer", "csu-fw")
