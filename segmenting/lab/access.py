@@ -99,6 +99,7 @@ def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "cloison_lab": True,
                 "cloison_lab_mgmt_cidr": topo.mgmt_cidr,
+                "ids_sensor_interface": "span0",  # the gateway's port on the switch's mirror (SPAN)
             },
             "children": dict(sorted(groups.items())),
         }
