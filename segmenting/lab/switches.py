@@ -75,7 +75,9 @@ def add_ports(r: Runner, sw: Switch, paths: LabPaths) -> None:
         cmd += ["--", "add-port", BRIDGE, dev, f"tag={vlan}"]
     unused = sw.vlans["unused"]
     for p in sw.ports:
-        cmd += ["--", "add-port", BRIDGE, p.dev, f"tag={unused}"]
+        # protected: no camera-to-camera traffic, as the plan's switches do (ANSSI-PG075-R34; the
+        # ovs renderer and `switchport protected` on IOS): NORMAL never forwards between two of them.
+        cmd += ["--", "add-port", BRIDGE, p.dev, f"tag={unused}", "protected=true"]
     cmd += [
         "--",
         "add-port",

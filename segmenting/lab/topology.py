@@ -245,25 +245,25 @@ def build_topology(plan: Plan, sites: tuple[str, ...] | None = None) -> Topology
         addrs = tuple(_cidr(plan.host(h).ip, csu_zones[zone]) for h in node.plays)
         links.append(Link(Iface(node.ns, "eth0", addrs), Iface(fab, ifname(f"n-{node.id}")), ifname(f"z-{zone}")))
 
-    # The CSU's public segment: the firewall, the VPN concentrator and the State relay face the internet.
+    # The CSU's public segment: the firewall and the VPN concentrator face the internet. The State
+    # relay's published address is the firewall's, which translates it to the relay in the DMZ
+    # (the nft-csu ruleset's DNAT, CSI L252-3): the relay itself has no public address.
     pub = str(IPv4Network(f"{plan.csu.vpn_endpoint}/24", strict=False))
     bridges.append("pub")
     inet = netns("inet")
     pub_router = _host(pub, CSU_PUBLIC_ROUTER)
     links.append(Link(Iface(inet, "pub", (_cidr(pub_router, pub),)), Iface(fab, "inet-pub"), "pub"))
-    links.append(Link(Iface(fw, "pub0", (_cidr(_host(pub, 1), pub),)), Iface(fab, "fw-pub"), "pub"))
+    fw_public = (_cidr(_host(pub, 1), pub), _cidr(plan.csu.relay_endpoint, pub))
+    links.append(Link(Iface(fw, "pub0", fw_public), Iface(fab, "fw-pub"), "pub"))
     routes.append(Route(fw, "default", pub_router))
-    for node_id, public, zone in (
-        ("csu-vpn", plan.csu.vpn_endpoint, "admin"),
-        ("csu-relay", plan.csu.relay_endpoint, "dmz_state"),
-    ):
+    for node_id, public, zone in (("csu-vpn", plan.csu.vpn_endpoint, "admin"),):
         links.append(
             Link(Iface(netns(node_id), "pub0", (_cidr(public, pub),)), Iface(fab, ifname(f"p-{node_id}")), "pub")
         )
         routes.append(Route(netns(node_id), "default", pub_router))
         routes.append(Route(netns(node_id), "10.0.0.0/8", zone_gw[zone]))
     for node in nodes:
-        if node.id not in ("csu-fw", "csu-vpn", "csu-relay"):
+        if node.id not in ("csu-fw", "csu-vpn"):
             zone = plan.host(node.id).zone_id.split(":", 1)[1]
             routes.append(Route(node.ns, "default", zone_gw[zone]))
 
