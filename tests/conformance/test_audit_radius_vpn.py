@@ -66,7 +66,8 @@ def test_vpn_requires_second_factor(node, host, evidence) -> None:
     evidence(f"swanctl --list-conns (rc {rc}):\n{out[:2000]}")
     assert rc == 0, f"strongSwan is not running or not configured: {out[:200]}"
     blocks = re.split(r"\n(?=\S)", out)
-    two_rounds = [b.split(":", 1)[0] for b in blocks if "remote" in b and "eap-radius" in b.lower()
+    # swanctl --list-conns names the round "remote EAP_RADIUS authentication" (swanctl.conf: eap-radius)
+    two_rounds = [b.split(":", 1)[0] for b in blocks if "remote" in b and re.search(r"eap[-_]radius", b, re.IGNORECASE)
                   and re.search(r"remote.*(public key|pubkey|X\.509)", b, re.IGNORECASE | re.DOTALL)]  # fmt: skip
     assert two_rounds, "no VPN connection asks for a certificate and then a RADIUS second factor"
 
