@@ -82,12 +82,13 @@ FIRSTBOOT_UNIT = """\
 [Unit]
 Description=cloison first boot (host keys, site values)
 ConditionPathExists=!/var/lib/cloison/firstboot.done
-Before=ssh.service
+Before=ssh.service freeradius.service
 After=local-fs.target
 
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/ssh-keygen -A
+ExecStart=/bin/sh -c 'test ! -x /usr/sbin/make-ssl-cert || /usr/sbin/make-ssl-cert generate-default-snakeoil'
 ExecStart=/bin/sh -c 'test ! -f /etc/cloison/site.json || /usr/local/sbin/cloison-firstboot /etc/cloison/site.json'
 ExecStart=/bin/sh -c 'mkdir -p /var/lib/cloison && touch /var/lib/cloison/firstboot.done'
 RemainAfterExit=yes
@@ -149,6 +150,9 @@ class Configurer(Protocol):
 # one is also a known cause of difference between two builds (reproducible.CAUSES).
 BUILD_LEFTOVERS = (
     "etc/ssh/ssh_host_*",
+    # ssl-cert's self-signed pair (FreeRADIUS's default), made at install: one per appliance instead.
+    "etc/ssl/private/ssl-cert-snakeoil.key",
+    "etc/ssl/certs/ssl-cert-snakeoil.pem",
     "root/.ssh/authorized_keys",
     "root/.ansible",
     "root/.cache",
@@ -244,7 +248,6 @@ def private_keys(rootfs: Path) -> list[str]:
                 continue
             if b"PRIVATE KEY-----" in head and b"BEGIN" in head:
                 found.append(str(path.relative_to(rootfs)))
-    # Debian's snakeoil key is generated at install time by ssl-cert; it is a build leftover too.
     return sorted(found)
 
 

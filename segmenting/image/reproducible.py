@@ -145,6 +145,7 @@ CAUSES: tuple[Cause, ...] = (
     Cause("etc/machine-id", "the machine's identity: emptied by the build, generated on first boot", False),
     Cause("var/lib/dbus/machine-id", "dbus's copy of the machine-id: removed by the build", False),
     Cause("etc/ssh/ssh_host_*", "SSH host keys: removed by the build, regenerated on first boot", False),
+    Cause("etc/ssl/*/ssl-cert-snakeoil.*", "ssl-cert's self-signed pair: removed, regenerated on first boot", False),
     Cause("etc/hostname", "copied from the build host by mmdebstrap: replaced by the build", False),
     Cause("etc/resolv.conf", "copied from the build host by mmdebstrap: replaced by the build", False),
     Cause("root/*", "root's home written during the build (Ansible, shells): cleaned by the build", False),

@@ -99,6 +99,11 @@ def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "cloison_lab": True,
                 "cloison_lab_mgmt_cidr": topo.mgmt_cidr,
+                # The kernel has no ESP (LAB-NOTES): strongSwan's kernel-libipsec carries the
+                # tunnels on an ipsec0 TUN device, and the gateways' rulesets match that device.
+                "site_tunnel_userspace_esp": True,
+                "maintenance_vpn_userspace_esp": True,
+                "segmentation_userspace_esp": True,
                 "ids_sensor_interface": "span0",  # the gateway's port on the switch's mirror (SPAN)
             },
             "children": dict(sorted(groups.items())),

@@ -392,7 +392,8 @@ def _transport(  # noqa: PLR0917 - one call site; the lists are the topology bei
         return [Route(gw.ns, "default", g.transport_peer), Route(fw, site.block, g.transport_ip)]
     op_id = f"op-{site.transport}"
     op_ns = netns(op_id)
-    out: list[Route] = []
+    # The CSU reaches a tunnelled site only through the VPN concentrator (its IKEv2 tunnel).
+    out: list[Route] = [Route(fw, site.block, plan.host("csu-vpn").ip)]
     core_net = {"vdsl": "198.18.1.0/30", "cellular": "198.18.2.0/30"}[site.transport]
     if op_id not in operators:
         operators[op_id] = op_ns

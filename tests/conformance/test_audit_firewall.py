@@ -73,8 +73,13 @@ def _role_filters() -> Any:
     return module
 
 
-def rendered_ruleset(plan, device: str, management: list[str] | None = None) -> Ruleset | None:
-    files = [f for _, f in render_all(plan, FakeSecrets(), only=NFT_RENDERERS) if f.device == device]
+def rendered_ruleset(
+    plan, device: str, management: list[str] | None = None, userspace_esp: bool = False
+) -> Ruleset | None:
+    """The ruleset the segmentation role installs on ``device``: a tunnelled gateway whose ESP runs
+    in userspace (``segmentation_userspace_esp``, the lab) gets the renderer's ipsec0 variant."""
+    renderers = ["nft-gateway-libipsec", *NFT_RENDERERS] if userspace_esp else NFT_RENDERERS
+    files = [f for _, f in render_all(plan, FakeSecrets(), only=renderers) if f.device == device]
     if not files:
         return None
     text = files[0].text
@@ -122,7 +127,8 @@ def test_forward_default_drop(node, live, evidence) -> None:
 @pytest.mark.control("ANSSI-HYG-19")
 def test_ruleset_matches_rendered(node, live, plan, evidence, pytestconfig) -> None:
     management = management_cidrs(pytestconfig)
-    renders = {d: rendered_ruleset(plan, d, management) for d in node.plays}
+    userspace_esp = bool(inventory_vars(pytestconfig).get("segmentation_userspace_esp"))
+    renders = {d: rendered_ruleset(plan, d, management, userspace_esp) for d in node.plays}
     renders = {d: r for d, r in renders.items() if r is not None}
     if not renders:
         evidence(f"no nftables renderer covers {', '.join(node.plays)}: the input/forward policies above apply")

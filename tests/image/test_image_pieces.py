@@ -80,10 +80,12 @@ def test_sbom_is_deterministic() -> None:
 def test_clean_removes_host_keys_and_build_key_and_adds_firstboot(tmp_path: Path) -> None:
     root = _rootfs(tmp_path)
     (root / "etc/ssh/ssh_host_ed25519_key").write_text(PEM_HEAD % "OPENSSH" + "\nx\n")
+    (root / "etc/ssl/private").mkdir(parents=True)
+    (root / "etc/ssl/private/ssl-cert-snakeoil.key").write_text(PEM_HEAD % "" + "\nx\n")
     (root / "root/.ssh").mkdir(parents=True)
     (root / "root/.ssh/authorized_keys").write_text("ssh-ed25519 AAAA build\n")
     (root / "etc/machine-id").write_text("0123456789abcdef\n")
-    assert private_keys(root) == ["etc/ssh/ssh_host_ed25519_key"]
+    assert private_keys(root) == ["etc/ssh/ssh_host_ed25519_key", "etc/ssl/private/ssl-cert-snakeoil.key"]
     clean(root)
     assert not (root / "etc/ssh/ssh_host_ed25519_key").exists()
     assert not (root / "root/.ssh/authorized_keys").exists()

@@ -70,7 +70,7 @@ def test_untrusted_transports_have_no_path_to_the_csu_but_the_tunnel(plan: Plan)
             assert fw_routes and fw_routes[0].via == site.gateway.transport_ip
         else:
             assert [r.dst for r in gw_routes] == ["default"]  # toward the operator only
-            assert not fw_routes
+            assert [r.via for r in fw_routes] == [plan.host("csu-vpn").ip]  # the CSU reaches it by the tunnel
             wan = next(link for link in topo.links if link.a.ns == gw.ns and link.a.name == "wan0")
             assert wan.b.ns == f"cl-op-{site.transport}"
     assert ("cl-op-cellular", "core") in topo.nat
