@@ -12,6 +12,7 @@ EAP-TLS works end to end in about 2 s.
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import shutil
@@ -101,25 +102,38 @@ def _camera_cert(raddb: Path, out: Path, cn: str) -> tuple[Path, Path]:
 
 class _Proc:
     def __init__(self, argv: list[str]) -> None:
-        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.seen = ""
+        self._pending = ""  # read from the pipe, not yet matched: a partial line at most
 
     def wait_for(self, *markers: str, timeout: float) -> str:
-        """The first marker seen in the output before ``timeout`` ("" if none): never blocks past it."""
+        """The first marker seen in the output before ``timeout`` ("" if none): never blocks past it.
+
+        Reads the pipe's file descriptor directly: a buffered reader would pull several lines in
+        one read and hand back one, and select() on the descriptor would then wait for the next
+        write while the marker sits in the reader's buffer (hostapd writes to a pipe in blocks).
+        """
         assert self.p.stdout is not None
+        fd = self.p.stdout.fileno()
         deadline = time.time() + timeout
-        while (left := deadline - time.time()) > 0:
-            ready, _, _ = select.select([self.p.stdout], [], [], left)
+        while True:
+            *lines, self._pending = self._pending.split("\n")
+            for i, line in enumerate(lines):
+                self.seen += line + "\n"
+                for marker in markers:
+                    if marker in line:
+                        self._pending = "\n".join([*lines[i + 1 :], self._pending])
+                        return marker
+            left = deadline - time.time()
+            if left <= 0:
+                return ""
+            ready, _, _ = select.select([fd], [], [], left)
             if not ready:
-                break
-            line = self.p.stdout.readline()
-            if not line:
-                break
-            self.seen += line
-            for marker in markers:
-                if marker in line:
-                    return marker
-        return ""
+                return ""
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return ""
+            self._pending += chunk.decode(errors="replace")
 
     def stop(self) -> str:
         self.p.send_signal(signal.SIGTERM)
@@ -128,7 +142,8 @@ class _Proc:
         except subprocess.TimeoutExpired:
             self.p.kill()
             rest, _ = self.p.communicate()
-        self.seen += rest or ""
+        self.seen += self._pending + (rest or b"").decode(errors="replace")
+        self._pending = ""
         return self.seen
 
 
