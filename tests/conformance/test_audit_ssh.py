@@ -2,7 +2,8 @@
 
 References: ANSSI DAT-NT-007 (R15 ciphers), BP-028 R32/R33, PA-022 R24/R31, hygiene 13, CNIL
 fiche 4. Each setting is one parametrized case carrying its own control, so breaking one setting
-fails exactly one control.
+fails exactly one control. PA-022 R24 (secured administration protocols) is served by sshd running
+with strong algorithms only, not by every setting.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 import pytest
 from conformance_helpers import prefetch, run
 
-pytestmark = [pytest.mark.lab, pytest.mark.control("ANSSI-PA022-R24")]
+pytestmark = pytest.mark.lab
 
 SSHD_T = "sshd -T"
 TMOUT = "grep -hs -E '^[^#]*TMOUT=' /etc/profile /etc/profile.d/*.sh /etc/bash.bashrc"
@@ -62,6 +63,7 @@ def test_sshd_setting(node, sshd_t, keyword, accepted, evidence) -> None:
 
 
 @pytest.mark.control("ANSSI-NT007-R15")
+@pytest.mark.control("ANSSI-PA022-R24")
 def test_sshd_algorithms(node, sshd_t, evidence) -> None:
     found = {k: sshd_t.get(k, "") for k in ("ciphers", "macs", "kexalgorithms")}
     evidence("\n".join(f"{k} {v}" for k, v in found.items()))
@@ -91,6 +93,7 @@ def test_idle_shells_close(node, host, evidence) -> None:
     assert all(0 < v <= 900 for v in values), f"TMOUT {values} exceeds 15 minutes"
 
 
+@pytest.mark.control("ANSSI-PA022-R24")
 def test_sshd_running(node, host, evidence) -> None:
     _, out = run(host, SSH_ACTIVE)
     evidence(f"ssh.service: {out}")
