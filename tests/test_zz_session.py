@@ -18,10 +18,13 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Sized
 from pathlib import Path
+from typing import TypeVar
 
 SESSION_ENV = "CLOISON_TEST_SESSION"  # set by tests/conftest.py, inherited by every child
 GRACE_S = 20.0
+T = TypeVar("T", bound=Sized)
 
 
 def session_processes(token: str) -> dict[int, str]:
@@ -44,15 +47,20 @@ def session_processes(token: str) -> dict[int, str]:
     return found
 
 
-def test_zz_session_leaves_no_process() -> None:
-    token = os.environ[SESSION_ENV]
-    # Give processes that are already on their way out (an SSH client closing, a node powering
-    # off) a short while before calling them leftovers.
+def settled(probe: Callable[[], T]) -> T:
+    """``probe()`` once it is empty, or its last answer after GRACE_S: what is already on its way
+    out (an SSH client closing, a node powering off) is not called a leftover."""
     deadline = time.monotonic() + GRACE_S
-    left = session_processes(token)
+    left = probe()
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
-        left = session_processes(token)
+        left = probe()
+    return left
+
+
+def test_zz_session_leaves_no_process() -> None:
+    token = os.environ[SESSION_ENV]
+    left = settled(lambda: session_processes(token))
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)  # ours by the token: clean up so the next run starts empty
@@ -81,11 +89,7 @@ def blocking_threads() -> list[threading.Thread]:
 
 
 def test_zz_session_leaves_no_thread() -> None:
-    deadline = time.monotonic() + GRACE_S
-    left = blocking_threads()
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = blocking_threads()
+    left = settled(blocking_threads)
     assert not left, "non-daemon threads still running; pytest could not exit:\n" + "\n".join(
         f"  {t.name} ({getattr(t, '_target', None)})" for t in left
     )

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -225,27 +223,6 @@ def down(paths: LabPaths, r: Runner, progress: Progress = _print) -> float:
         return _down(paths, r, progress)
 
 
-def _remove_cgroups(cgroups: list[str], r: Runner, timeout: float = 20.0) -> list[str]:
-    """Remove the lab's cgroups; a node's payload may still be dying when nspawn has gone.
-
-    When nspawn is killed after its grace period, the processes of the node's PID namespace are
-    killed by the kernel but leave their cgroups a moment later (seconds on a loaded machine).
-    Whatever is still inside the lab's own cgroups is the lab's: it gets SIGKILL, by PID, and the
-    removal is retried until the deadline.
-    """
-    left = nodes.remove_cgroups(cgroups)
-    deadline = time.monotonic() + timeout
-    while left and not r.dry_run and time.monotonic() < deadline:
-        for cg in left:
-            with contextlib.suppress(OSError):
-                for pid in Path(cg, "cgroup.procs").read_text().split():
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(int(pid), signal.SIGKILL)
-        time.sleep(0.2)
-        left = nodes.remove_cgroups(cgroups)
-    return left
-
-
 def _down(paths: LabPaths, r: Runner, progress: Progress) -> float:
     t0 = time.monotonic()
     st = load(paths.state)
@@ -265,7 +242,7 @@ def _down(paths: LabPaths, r: Runner, progress: Progress) -> float:
         if Path(f"/sys/class/net/{link}").exists():
             r.run(["ip", "link", "del", link], check=False)
     cgroups = [d for d in st.created_dirs if d.startswith("/sys/fs/cgroup")]
-    left = _remove_cgroups(cgroups, r)
+    left = nodes.remove_cgroups(cgroups, timeout=0 if r.dry_run else 20.0)
     for d in st.created_dirs:
         if not d.startswith("/sys/fs/cgroup"):
             with contextlib.suppress(OSError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import time
 from pathlib import Path
@@ -141,8 +142,28 @@ def wait_ssh(host: str, deadline: float, port: int = 22) -> None:
         time.sleep(0.3)
 
 
-def remove_cgroups(dirs: list[str]) -> list[str]:
-    """rmdir the lab's cgroups deepest first; returns those that could not be removed (still busy)."""
+def remove_cgroups(dirs: list[str], timeout: float = 20.0) -> list[str]:
+    """rmdir the lab's cgroups deepest first; returns those that could not be removed (still busy).
+
+    A node's payload may outlive nspawn by a moment: the kernel kills its PID namespace, but the
+    processes leave their cgroups later (seconds on a loaded machine). Whatever is still inside
+    the lab's own cgroups is the lab's: it gets SIGKILL, by PID, and removal is retried until
+    ``timeout`` (0: one pass, nothing killed).
+    """
+    left = _rmdir_cgroups(dirs)
+    deadline = time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        for cg in left:
+            with contextlib.suppress(OSError):
+                for pid in Path(cg, "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.2)
+        left = _rmdir_cgroups(dirs)
+    return left
+
+
+def _rmdir_cgroups(dirs: list[str]) -> list[str]:
     left = []
     for top in dirs:
         p = Path(top)

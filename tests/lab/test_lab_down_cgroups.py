@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from segmenting.lab import lab as lab_mod
 from segmenting.lab import nodes
-from segmenting.lab.run import SubprocessRunner
 
 pytestmark = pytest.mark.lab
 
@@ -48,8 +46,8 @@ def test_down_empties_then_removes_its_cgroups(
     busy_cgroup: tuple[Path, subprocess.Popen[bytes]],
 ) -> None:
     top, proc = busy_cgroup
-    assert nodes.remove_cgroups([str(top)]), "the cgroup must be busy for this test to mean anything"
-    left = lab_mod._remove_cgroups([str(top)], SubprocessRunner(), timeout=10)
+    assert nodes.remove_cgroups([str(top)], timeout=0), "the cgroup must be busy for this test to mean anything"
+    left = nodes.remove_cgroups([str(top)], timeout=10)
     assert left == []
     assert not top.exists()
     assert proc.wait(timeout=5) == -9
