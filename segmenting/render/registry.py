@@ -48,6 +48,21 @@ RENDERERS: tuple[Renderer, ...] = (
     ),
     Renderer("swanctl-csu", "strongSwan 5.9", swanctl.csu_devices, swanctl.render_csu, "<vpn>/swanctl/*", True),
     Renderer(
+        "swanctl-site-libipsec",
+        "strongSwan 5.9 (lab, userspace ESP)",
+        swanctl.site_devices,
+        swanctl.render_site_libipsec,
+        "gw-<site>/libipsec/swanctl/swanctl.conf",
+    ),
+    Renderer(
+        "swanctl-csu-libipsec",
+        "strongSwan 5.9 (lab, userspace ESP)",
+        swanctl.csu_devices,
+        swanctl.render_csu_libipsec,
+        "<vpn>/libipsec/swanctl/*",
+        True,
+    ),
+    Renderer(
         "ids-allowlist",
         "cloison ids",
         ids_allowlist.devices,

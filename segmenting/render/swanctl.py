@@ -14,6 +14,15 @@ behind CGNAT and the lab's userspace ESP (kernel-libipsec) only speaks ESP-in-UD
   RADIUS server checks the TOTP; RFC 4739 multiple authentication), get an address from the
   ``maintenance_vpn`` pool, and reach the management subnets of their sites only (ANSSI PA-022
   R49, R62). The eap-radius plugin settings go in ``strongswan.d/charon/eap-radius.conf``.
+
+Userspace ESP (``swanctl-site-libipsec``, ``swanctl-csu-libipsec``: the lab, whose kernel has no
+IPsec): strongSwan's kernel-libipsec routes each outbound policy through its TUN device with a
+source address of its own taken *inside* that policy's local selector, and refuses the CHILD_SA
+when it has none (kernel-netlink only warns). The concentrator owns no address among the CSU
+hosts a site reaches, so in that mode the CSU side of each selector pair is widened to the
+narrowest single range holding both those hosts and the concentrator's own address. The tunnel
+then carries more than the plan's flows; the default-drop filters at both ends (the gateway's
+rendered ruleset, the concentrator's forward chain, csu-fw) still pass only the plan's flows.
 """
 
 from __future__ import annotations
@@ -73,6 +82,28 @@ def _vpn_host(plan: Plan) -> str:
     return vpns[0].id
 
 
+def _covering(cidrs: list[str], address: str) -> list[str]:
+    """The narrowest single network holding every range of ``cidrs`` and ``address`` (one
+    selector, so kernel-libipsec finds the concentrator's own address inside it)."""
+    nets = [IPv4Network(n) for n in _collapse([*cidrs, f"{address}/32"])]
+    net = nets[0]
+    while not all(n.subnet_of(net) for n in nets):
+        net = net.supernet()
+    return [str(net)]
+
+
+# Where each variant's files land in ``OUT/<device>/``: the userspace-ESP variant beside the
+# kernel one, under ``libipsec/``; the roles install either at the same place under /etc.
+_PREFIX = {"kernel": "", "libipsec": "libipsec/"}
+
+
+def _csu_side(plan: Plan, ranges: list[str], esp: str) -> list[str]:
+    """The CSU side of a child's selectors: exact, or widened for userspace ESP (module doc)."""
+    if esp == "kernel":
+        return ranges
+    return _covering(ranges, plan.host(_vpn_host(plan)).ip)
+
+
 def _site_tunnel(plan: Plan, name: str, addrs: tuple[str, str], ends: tuple[str, str], child: list[str]) -> list[str]:
     """One connection of a site's IKEv2 tunnel, from either end (``addrs`` and ``ends`` are
     (local, remote)): both ends come from here so their IKE settings cannot drift apart."""
@@ -123,6 +154,15 @@ def site_devices(plan: Plan) -> list[str]:
 
 
 def render_site(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    return _render_site(plan, device, secrets, "kernel")
+
+
+def render_site_libipsec(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    """The site side for a gateway whose ESP runs in userspace (kernel-libipsec; module doc)."""
+    return _render_site(plan, device, secrets, "libipsec")
+
+
+def _render_site(plan: Plan, device: str, secrets: SecretsProvider, esp: str) -> list[RenderedFile]:
     del secrets
     site = site_of_device(plan, device, "gw-")
     if not site.tunnelled:
@@ -133,11 +173,11 @@ def render_site(plan: Plan, device: str, secrets: SecretsProvider) -> list[Rende
         "connections {",
         *_site_tunnel(
             plan, "csu", (site.gateway.wan_ip or "%any", plan.csu.vpn_endpoint), (device, vpn),
-            _child("site", _site_local(site), _site_remote(plan, site), "start"),
+            _child("site", _site_local(site), _csu_side(plan, _site_remote(plan, site), esp), "start"),
         ),
         "}",
     ]  # fmt: skip
-    return [RenderedFile(device, "swanctl/swanctl.conf", "\n".join(lines) + "\n")]
+    return [RenderedFile(device, f"{_PREFIX[esp]}swanctl/swanctl.conf", "\n".join(lines) + "\n")]
 
 
 def csu_devices(plan: Plan) -> list[str]:
@@ -145,6 +185,15 @@ def csu_devices(plan: Plan) -> list[str]:
 
 
 def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    return _render_csu(plan, device, secrets, "kernel")
+
+
+def render_csu_libipsec(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
+    """The concentrator when its ESP runs in userspace (kernel-libipsec; module doc)."""
+    return _render_csu(plan, device, secrets, "libipsec")
+
+
+def _render_csu(plan: Plan, device: str, secrets: SecretsProvider, esp: str) -> list[RenderedFile]:
     if device not in csu_devices(plan):
         raise RenderError(f"{device}: not a VPN concentrator of {plan.deployment}")
     pool = plan.csu.zones.get(POOL)
@@ -159,7 +208,7 @@ def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[Render
             continue
         lines += _site_tunnel(
             plan, site.id, (plan.csu.vpn_endpoint, site.gateway.wan_ip or "%any"), (device, site.gateway.id),
-            _child(site.id, _site_remote(plan, site), _site_local(site), "none"),
+            _child(site.id, _csu_side(plan, _site_remote(plan, site), esp), _site_local(site), "none"),
         )  # fmt: skip
     maint_ts = _collapse([site_by_id(plan, s).subnets["site_mgmt"] for m in plan.maintainers for s in m.sites])
     if plan.maintainers:
@@ -186,7 +235,7 @@ def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[Render
             "\t\t\teap_id = %any",
             "\t\t}",
             "\t\tchildren {",
-            *_child("maintenance", maint_ts, ["dynamic"], "none"),
+            *_child("maintenance", _csu_side(plan, maint_ts, esp), ["dynamic"], "none"),
             "\t\t}",
             "\t}",
         ]
@@ -216,6 +265,6 @@ def render_csu(plan: Plan, device: str, secrets: SecretsProvider) -> list[Render
         "}",
     ]
     return [
-        RenderedFile(device, "swanctl/swanctl.conf", "\n".join(lines) + "\n"),
-        RenderedFile(device, "strongswan.d/charon/eap-radius.conf", "\n".join(eap_radius) + "\n", 0o600),
+        RenderedFile(device, f"{_PREFIX[esp]}swanctl/swanctl.conf", "\n".join(lines) + "\n"),
+        RenderedFile(device, f"{_PREFIX[esp]}strongswan.d/charon/eap-radius.conf", "\n".join(eap_radius) + "\n", 0o600),
     ]

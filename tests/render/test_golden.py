@@ -33,6 +33,8 @@ CASES: list[tuple[str, str, str]] = [
     ("swanctl-site", "gw-s-vaudrimont-1", "ref"),
     ("swanctl-site", "gw-s-castelroux-1", "ref"),
     ("swanctl-csu", "csu-vpn", "ref"),
+    ("swanctl-site-libipsec", "gw-s-castelroux-1", "ref"),  # the lab's userspace-ESP variants
+    ("swanctl-csu-libipsec", "csu-vpn", "ref"),
     ("ids-allowlist", "csu-ids", "ref"),
 ]
 
