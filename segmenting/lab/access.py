@@ -71,6 +71,10 @@ def write(paths: LabPaths, topo: Topology, host_keys: dict[str, str]) -> None:
     paths.inventory.write_text(inventory_yaml(paths, topo))
 
 
+# The roles that read RADIUS shared secrets (their ``*_secrets_file`` variables).
+SECRET_ROLES = ("radius", "switch_config", "site_tunnel", "maintenance_vpn")
+
+
 def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
     hosts: dict[str, dict[str, object]] = {}
     members: dict[str, set[str]] = {}
@@ -105,6 +109,10 @@ def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
                 "maintenance_vpn_userspace_esp": True,
                 "segmentation_userspace_esp": True,
                 "ids_sensor_interface": "span0",  # the gateway's port on the switch's mirror (SPAN)
+                # One CA and one set of RADIUS secrets for the lab's own daemons (hostapd, the
+                # cameras' supplicants) and the roles: both live in the lab folder, gone at down.
+                "pki_controller_dir": str(paths.pki),
+                **{f"{role}_secrets_file": str(paths.secrets) for role in SECRET_ROLES},
             },
             "children": dict(sorted(groups.items())),
         }

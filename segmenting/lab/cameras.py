@@ -14,6 +14,7 @@ cameras do, and are admitted by MAC.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from segmenting.lab.names import CACHE_DIR, LabPaths
@@ -48,11 +49,16 @@ def rtsp_url(cam: Camera) -> str:
 def start_stream(r: Runner, cam: Camera, paths: LabPaths, video: Path, state: LabState) -> None:
     home = paths.camera(cam.id)
     home.mkdir(parents=True, exist_ok=True)
+    # nobody may not be able to read the checkout (a clone in a 0700 directory): it runs a copy
+    # kept beside the cameras' homes, which it can reach.
+    server = home.parent / SERVER.name
     if not r.dry_run:
         os.chown(home, NOBODY, NOBODY)
+        shutil.copyfile(SERVER, server)
+        server.chmod(0o644)
     r.run(["ip", "netns", "exec", cam.ns, "sysctl", "-qw", "net.ipv4.ip_unprivileged_port_start=0"])
     argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
-            SYSTEM_PYTHON, str(SERVER), str(video), "554", RTSP_PATH]  # fmt: skip
+            SYSTEM_PYTHON, str(server), str(video), "554", RTSP_PATH]  # fmt: skip
     env = {"HOME": str(home), "XDG_CACHE_HOME": str(home), "XDG_CONFIG_HOME": str(home)}
     state.add_proc(r.spawn(argv, what=f"rtsp:{cam.id}", log=paths.logs / f"{cam.id}.rtsp.log", ns=cam.ns, env=env))
 

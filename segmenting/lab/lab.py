@@ -24,12 +24,17 @@ from segmenting.lab.names import CACHE_DIR, FABRIC_NS, MGMT_CIDR, MGMT_CONTROLLE
 from segmenting.lab.run import LabError, Proc, Runner, alive
 from segmenting.lab.state import LabState, load, save
 from segmenting.lab.topology import Iface, Link, Node, Switch, Topology, build_topology, pick_sites
+from segmenting.plan import Plan
 from segmenting.render._switch import radius_key
+from segmenting.render.registry import RENDERERS
 from segmenting.render.secrets import GeneratedSecrets
 
 Progress = Callable[[str], None]
 SSH_WAIT = 120.0
 NSPAWN_RUN = Path("/run/systemd/nspawn")
+
+
+PKI_ROLE_CA_CERT = "ca.crt"  # roles/pki: pki_ca_cert_name
 
 
 def machine(node_id: str) -> str:
@@ -114,7 +119,10 @@ def _build(topo: Topology, paths: LabPaths, r: Runner, st: LabState, progress: P
     step("rootfs " + (f"built in {spent:.0f} s" if spent else "cached") + f": {lower}")
     video = cameras.clip(r)
     # RADIUS secrets per switch, kept where the FreeRADIUS renderer's provider finds them (0600).
+    # The roles read the same file (the lab inventory names it), so every secret they will ask
+    # for is generated now: Ansible's parallel workers must never each invent a missing one.
     secrets = GeneratedSecrets(paths.secrets)
+    _every_secret(load_plan(Path(st.folder)), secrets)
     _pki(topo, paths, r)
     pubkey = access.controller_key(r, paths)
 
@@ -200,8 +208,20 @@ def _build(topo: Topology, paths: LabPaths, r: Runner, st: LabState, progress: P
     return spent
 
 
+def _every_secret(plan: Plan, secrets: GeneratedSecrets) -> None:
+    for renderer in RENDERERS:
+        if renderer.needs_secrets:
+            for device in renderer.devices(plan):
+                renderer.render(plan, device, secrets)
+
+
 def _pki(topo: Topology, paths: LabPaths, r: Runner) -> None:
-    pki.ca(r, paths.pki, topo.deployment)
+    _, cert = pki.ca(r, paths.pki, topo.deployment)
+    # The pki role issues the hosts' certificates from this CA too (the lab inventory points its
+    # controller folder here), under the certificate name it expects: one trust anchor, so the
+    # cameras' certificates stay valid for the FreeRADIUS the roles install.
+    if not r.dry_run:
+        shutil.copyfile(cert, paths.pki / PKI_ROLE_CA_CERT)
     pki.issue(r, paths.pki, "radius", f"csu-radius.{topo.deployment}.lab", server=True)
     for cam in topo.cameras:
         if cam.auth == "eap-tls" and cam.identity:
