@@ -43,6 +43,9 @@ class Endpoint:
     site: str | None = None
     kind: str = ""
     host: str | None = None  # the plan host it stands for (a public address stands for its owner)
+    # The source address others see when a NAT on the way rewrites it (a cellular site behind its
+    # operator's CGNAT); None: its own address.
+    seen_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,17 @@ def _ip(cidr: str) -> str:
     return cidr.split("/", 1)[0]
 
 
+def _natted_as(topo: Topology, ns: str) -> str | None:
+    """The address a masquerading namespace (an operator's CGNAT) gives what it forwards."""
+    for nat_ns, oif in topo.nat:
+        if nat_ns == ns:
+            for link in topo.links:
+                for iface in (link.a, link.b):
+                    if iface.ns == ns and iface.name == oif and iface.addrs:
+                        return _ip(iface.addrs[0])
+    return None
+
+
 def endpoints(plan: Plan, topo: Topology) -> list[Endpoint]:
     """Every probe source/target in the lab, with its zone from the plan."""
     out: list[Endpoint] = []
@@ -108,7 +122,9 @@ def endpoints(plan: Plan, topo: Topology) -> list[Endpoint]:
     for link in topo.links:  # each site gateway's uplink address stands for the site's transport zone
         gw = next((n for n in topo.nodes if n.ns == link.a.ns and n.kind == "gateway"), None)
         if gw is not None and link.a.name == "wan0" and link.a.addrs:
-            out.append(Endpoint(f"{gw.id}-wan", gw.ns, _ip(link.a.addrs[0]), "transport", gw.site, "gateway"))
+            seen = _natted_as(topo, link.b.ns)
+            out.append(Endpoint(f"{gw.id}-wan", gw.ns, _ip(link.a.addrs[0]), "transport", gw.site, "gateway",
+                                seen_as=seen))  # fmt: skip
     zones = {"www": "internet", "laptop": "internet", "attacker": "internet", "state": "state"}
     for actor in topo.actors:
         if actor.ip is not None and actor.role in zones:
@@ -294,13 +310,15 @@ def one(p):
                 return "open"
             payload = NTP if p["port"] == 123 else DNS if p["port"] == 53 else b"\0" * 8
             s.connect((p["dst"], p["port"]))
+            sport = s.getsockname()[1]
             s.send(payload)
             s.recv(2048)
             return "open"
         except ConnectionRefusedError:
             return "refused"
         except socket.timeout:
-            return "timeout" if kind == socket.SOCK_STREAM else "silent"
+            # the source port lets the destination's conntrack tell this datagram from others
+            return "timeout" if kind == socket.SOCK_STREAM else "silent@%d" % sport
         except OSError as e:
             if e.errno == 1:  # EPERM: the sender's own netfilter refused the packet
                 return "filtered"
@@ -326,11 +344,19 @@ def ip_netns_runner(ns: str, argv: Sequence[str], stdin: str) -> tuple[int, str,
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def _conntrack_saw(runner: NsRunner, case: ProbeCase) -> bool:
-    """Read-only: did the destination's conntrack see this datagram (UDP without an answer)?"""
-    argv = ["conntrack", "-L", "-p", "udp", "--orig-src", case.src.ip, "--orig-dst", case.dst.ip]
+def _conntrack_saw(runner: NsRunner, case: ProbeCase, sport: int | None = None) -> bool:
+    """Read-only: did the destination's conntrack see this datagram (UDP without an answer)?
+
+    Matched on the source as the destination sees it (after a CGNAT on the way) and, when the
+    probe reported it, its source port: the real daemons' datagrams between the same two hosts
+    must not pass for the probe's (a NAT that also rewrites the port yields "silent": fail safe).
+    """
+    src = case.src.seen_as or case.src.ip
+    argv = ["conntrack", "-L", "-p", "udp", "--orig-src", src, "--orig-dst", case.dst.ip]
     if case.port:
         argv += ["--orig-port-dst", str(case.port)]
+    if sport:
+        argv += ["--orig-port-src", str(sport)]
     rc, out, _ = runner(case.dst.ns, argv, "")
     return rc == 0 and case.dst.ip in out
 
@@ -360,8 +386,9 @@ def run_cases(cases: Sequence[ProbeCase], runner: NsRunner = ip_netns_runner, ti
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(groups)))) as pool:
         list(pool.map(batch, groups))
     for i, c in enumerate(cases):
-        if c.proto == "udp" and observed[i] == "silent" and _conntrack_saw(runner, c):
-            observed[i] = "delivered"
+        if c.proto == "udp" and observed[i].startswith("silent"):
+            port = observed[i].partition("@")[2]
+            observed[i] = "delivered" if _conntrack_saw(runner, c, int(port) if port else None) else "silent"
     return observed
 
 

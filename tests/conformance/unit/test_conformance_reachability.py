@@ -70,12 +70,15 @@ printf '%s\\n' 'table inet caud {{ chain input {{ type filter hook input priorit
   | ip netns exec {NS_B} nft -f -
 printf '%s\\n' 'table inet caud {{ chain output {{ type filter hook output priority 0; policy accept;' \
   'udp dport 7777 drop' '}}' '}}' | ip netns exec {NS_A} nft -f -
+printf '%s\\n' 'table ip caudnat {{ chain post {{ type nat hook postrouting priority 100;' \
+  'udp dport 4446 snat to 203.0.113.203' '}}' '}}' | ip netns exec {NS_A} nft -f -
 """
 LISTENER = (
     "import socket,time\n"
     "s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
     "s.bind(('203.0.113.202',8554));s.listen(5)\n"
     "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);u.bind(('203.0.113.202',4444))\n"
+    "v=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);v.bind(('203.0.113.202',4446))\n"
     "print('up',flush=True);time.sleep(60)\n"
 )
 
@@ -118,3 +121,14 @@ def test_probes_classify_what_comes_back(two_namespaces) -> None:
     assert observed[7].startswith("error: bind")
     assert observed[8] == "filtered"  # EPERM from the sender's netfilter: blocked, not "could not run"
     assert time.monotonic() - started < 10  # probes of one source run in parallel
+
+
+def test_a_datagram_through_a_nat_is_seen_as_the_nat_address(two_namespaces) -> None:
+    """A cellular site's gateway sits behind its operator's CGNAT: the destination's conntrack
+    knows the datagram by the NAT's address (and the probe's source port), not the gateway's."""
+    b = Endpoint("b", NS_B, "203.0.113.202", "transport")
+    natted = Endpoint("gw-wan", NS_A, "203.0.113.201", "transport", seen_as="203.0.113.203")
+    naive = Endpoint("gw-wan", NS_A, "203.0.113.201", "transport")
+    elsewhere = Endpoint("gw-wan", NS_A, "203.0.113.201", "transport", seen_as="203.0.113.209")
+    cases = [ProbeCase("t", e, b, "udp", 4446, "allow", None, ()) for e in (natted, naive, elsewhere)]
+    assert run_cases(cases, timeout=1.0) == ["delivered", "silent", "silent"]
