@@ -121,14 +121,6 @@ def test_a_broken_control_is_reported_alone(audit_lab, tmp_path: Path, pytestcon
     assert value not in check.stdout.split(), f"{node} still has {keyword} {value} after the restore"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (measured 2026-11-28 on the converged lab, 11 controls fail, all through the reachability "
-    "probes of the two tunnelled sites): the site tunnels' IKE SAs come up but csu-vpn's kernel-libipsec refuses "
-    "their CHILD_SAs (it wants a local address inside each local traffic selector), so no flow of the VDSL/cellular "
-    "sites passes: ANSSI-PA022-R16, ANSSI-PA022-R47, ANSSI-PG075-R15, ANSSI-HYG-07, ANSSI-HYG-18, ANSSI-HYG-19, "
-    "ANSSI-HYG-21, ANSSI-HYG-28, ANSSI-HYG-36, CNIL-F16, ARR-2007-A2; strict: the marker must go once the audit passes",
-)
 def test_converged_lab_passes_the_audit(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """Issue 6, done when: the roles converge the lab, then the audit passes (exit 0, with the lab waivers).
 
