@@ -22,6 +22,8 @@ from segmenting.lab.topology import Topology
 ADMIN_USER = "cloison-admin"
 ADMIN_GROUP = "cloison-admins"  # the group the hardening role's AllowGroups and sudo policy name
 SUDOERS_DROP_IN = "cloison-lab"  # sorts after the hardening role's /etc/sudoers.d/cloison
+# Roles that read the controller's secrets file (``<role>_secrets_file``); the lab points them at its own.
+ROLES_WITH_SECRETS = ("maintenance_vpn", "radius", "site_tunnel", "switch_config")
 
 
 def as_root(command: str) -> str:
@@ -105,6 +107,10 @@ def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
                 "maintenance_vpn_userspace_esp": True,
                 "segmentation_userspace_esp": True,
                 "ids_sensor_interface": "span0",  # the gateway's port on the switch's mirror (SPAN)
+                # One secrets file for the roles and the lab's switches (their hostapd and port
+                # daemon read the RADIUS secrets ``lab up`` generated): else FreeRADIUS drops every
+                # request with "Shared secret is incorrect".
+                **{f"{role}_secrets_file": str(paths.secrets) for role in ROLES_WITH_SECRETS},
             },
             "children": dict(sorted(groups.items())),
         }
