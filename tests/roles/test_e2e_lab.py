@@ -39,6 +39,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 from segmenting.api import load_plan
 from segmenting.conformance.reachability import Endpoint, ProbeCase, allowed_by, build_cases, endpoints, reached
@@ -124,6 +125,13 @@ def e2e(request: pytest.FixtureRequest) -> E2E:
     sites = tuple(load(paths.state).sites)
     assert sites == TOPO.sites, f"collected for the sites {TOPO.sites}, the lab runs {sites}"
     return E2E(PLAN, TOPO, paths)
+
+
+def _pki_dir(e2e: E2E) -> Path:
+    """The pki role's CA directory on the controller: the lab inventory's, else the role's default."""
+    doc = yaml.safe_load(e2e.paths.inventory.read_text()) or {}
+    configured = ((doc.get("all") or {}).get("vars") or {}).get("pki_controller_dir")
+    return Path(configured) if configured else Path.home() / ".cloison" / "pki" / PLAN.deployment  # roles/pki
 
 
 def _eps() -> dict[str, Endpoint]:
@@ -385,7 +393,7 @@ with cf.ThreadPoolExecutor(max_workers=16) as pool:
 def _through_relay(e2e: E2E, cameras: list[str]) -> dict[str, dict[str, str]]:
     """What the State client gets from the relay's public address for each camera it names (SNI)."""
     state = _eps()["state"]
-    ca = Path.home() / ".cloison" / "pki" / PLAN.deployment / "ca.crt"  # roles/pki: pki_controller_dir
+    ca = _pki_dir(e2e) / "ca.crt"
     snis = {f"{c}.relay.{PLAN.deployment}": c for c in cameras}
     res = e2e.ns(state.ns, sys.executable, "-c", _RELAY_CLIENT, PLAN.state.relay_public, str(PLAN.state.relay_port),
                  str(ca) if ca.exists() else "", *snis)  # fmt: skip
@@ -471,15 +479,15 @@ class VpnClient:
                               capture_output=True, text=True, timeout=timeout, check=False, env=self.env)  # fmt: skip
 
     def log(self) -> str:
-        """The IKE exchange as charon logged it (configuration dumps left out)."""
+        """The IKE exchange as charon logged it: its last messages, task queueing and configuration left out."""
         path = self.dir / "charon.log"
         lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-        return "\n".join(line for line in lines if "[CFG]" not in line)[-3000:]
+        kept = [line for line in lines if "[CFG]" not in line and "queueing" not in line and "  IKE_" not in line]
+        return "\n".join(kept[-25:])
 
 
-def _issue_maintainer_cert(d: Path, maintainer: str) -> None:
+def _issue_maintainer_cert(d: Path, maintainer: str, pki: Path) -> None:
     """A maintainer certificate from the deployment's CA (roles/pki), as the maintainers' onboarding would."""
-    pki = Path.home() / ".cloison" / "pki" / PLAN.deployment
     key, csr, cert, ext = d / "private" / "mnt.key", d / "mnt.csr", d / "x509" / "mnt.pem", d / "mnt.ext"
     subj = f"/CN={maintainer}/OU=maintainers/O={PLAN.deployment}"
     subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-nodes",
@@ -506,6 +514,7 @@ socket-default vici eap-identity eap-md5 eap-gtc updown
   filelog {
     e2e {
       path = $dir/charon.log
+      flush_line = yes
       default = 1
       ike = 2
       cfg = 2
@@ -580,7 +589,7 @@ def _vpn_client(e2e: E2E, maintainer: str) -> Iterator[VpnClient]:
     try:
         for sub in ("swanctl/x509", "swanctl/x509ca", "swanctl/private"):
             (d / sub).mkdir(parents=True, mode=0o700)
-        _issue_maintainer_cert(d / "swanctl", maintainer)
+        _issue_maintainer_cert(d / "swanctl", maintainer, _pki_dir(e2e))
         _vpn_config(d, maintainer)
         argv = ["ip", "netns", "exec", laptop.ns, "/usr/sbin/charon-systemd"]
         client.proc = subprocess.Popen(argv, env=client.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -589,7 +598,8 @@ def _vpn_client(e2e: E2E, maintainer: str) -> Iterator[VpnClient]:
         loaded = client.swanctl("--load-all", "--file", str(d / "swanctl" / "swanctl.conf"))
         up = client.swanctl("--initiate", "--child", "maintenance", "--timeout", "30")
         said = (loaded.stdout + loaded.stderr + up.stdout + up.stderr).splitlines()
-        client.output = "\n".join(line for line in said if "opening directory" not in line)[-1500:]
+        noise = ("opening directory", "failed to load")
+        client.output = "\n".join(line for line in said if not any(n in line for n in noise))[-1500:]
         pool = ip_network(PLAN.csu.zones["maintenance_vpn"])
         addrs = e2e.ns(laptop.ns, "ip", "-4", "-o", "addr", "show").stdout.split()
         vips = [a.split("/")[0] for a in addrs if "/" in a and IPv4Address(a.split("/")[0]) in pool]
