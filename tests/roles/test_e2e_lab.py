@@ -244,7 +244,8 @@ def test_camera_stream_is_recorded(e2e: E2E, segments: dict[str, Any], camera: s
         f"(lab recorders: {sorted(segments['recorders'])}): nothing records this camera in the lab"
     )
     node = segments["nodes"][recorder]
-    unit = e2e.ssh(node, f"systemctl is-active cloison-record@{camera}.service").stdout.strip()
+    probe_unit = f"systemctl is-active cloison-record@{camera}; journalctl -u cloison-record@{camera} -n 4 -o cat"
+    unit = " | ".join(e2e.ssh(node, probe_unit).stdout.split("\n")).strip(" |")[-600:]
     before, after = segments["first"][recorder].get(camera), segments["second"][recorder].get(camera)
     assert after, f"{camera}: no segment in {RECORDINGS}/{camera}/ on {node} (unit cloison-record@{camera}: {unit})"
     name, size, mtime = after
