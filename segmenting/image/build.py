@@ -32,6 +32,7 @@ from segmenting.image.debian import APT_LISTS, SUITE, debootstrap, snapshot
 from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
 from segmenting.image.sbom import sbom_for_rootfs
 from segmenting.image.verify import sign
+from segmenting.lab.access import ADMIN_USER
 
 BASE_PACKAGES = (
     "openssh-server", "python3", "python3-apt", "nftables", "iproute2", "systemd-sysv", "dbus", "sudo",
@@ -97,6 +98,26 @@ RemainAfterExit=yes
 WantedBy=multi-user.target
 """
 
+# Every boot, before sshd binds it: the administration-side address from the site values. No role
+# owns an appliance's interfaces before its site is configured, so the image keeps this one itself.
+SITE_ADDRESSES_UNIT = """\
+# cloison: put the administration-side address of /etc/cloison/site.json on its interface.
+[Unit]
+Description=cloison administration address (site values)
+ConditionPathExists=/etc/cloison/site.json
+After=local-fs.target
+Before=ssh.service network.target
+Wants=network.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/cloison-firstboot --addresses /etc/cloison/site.json
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+"""
+
 # systemd-sysctl skips itself where /proc/sys is read-only (a container such as systemd-nspawn),
 # but the per-network-namespace keys (net.*) are writable there and must still be applied.
 NETNS_SYSCTL_UNIT = """\
@@ -118,25 +139,50 @@ RemainAfterExit=yes
 WantedBy=sysinit.target
 """
 
-FIRSTBOOT_SCRIPT = """\
-#!/bin/sh
+FIRSTBOOT_SCRIPT = f"""\
+#!/usr/bin/python3
 # cloison first boot: apply the site values the installer placed in /etc/cloison/site.json
-# (hostname and management address). Certificates are delivered by the pki role afterwards.
-set -eu
-site="$1"
-name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostname"])' "$site")
-echo "$name" > /etc/hostname
-hostname "$name" 2>/dev/null || true
-# Administrators' public keys (the bastion's, the auditor's): the only way in on first boot.
-python3 - "$site" <<'PY'
-import json, os, sys
-keys = json.load(open(sys.argv[1])).get("authorized_keys", [])
+# (segmenting/image/site.py checked them). Certificates are delivered by the pki role afterwards.
+#   cloison-firstboot SITE.json              once: host name, administrator keys, sshd addresses
+#   cloison-firstboot --addresses SITE.json  every boot, before sshd: the administration address
+import json, os, pwd, subprocess, sys
+
+ADMIN = "{ADMIN_USER}"
+ROOT = os.environ.get("CLOISON_FIRSTBOOT_ROOT", "")  # a scratch root for the unit tests only
+
+
+def write(path, text, mode, owner=(0, 0)):
+    path = ROOT + path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(text)
+    os.chmod(path, mode)
+    if not ROOT:
+        os.chown(path, *owner)
+
+
+site = json.load(open(sys.argv[-1]))
+if sys.argv[1] == "--addresses":
+    for entry in site.get("addresses", []):
+        subprocess.run(["ip", "link", "set", "dev", entry["interface"], "up"], check=True)
+        subprocess.run(["ip", "addr", "replace", entry["address"], "dev", entry["interface"]], check=True)
+    sys.exit(0)
+write("/etc/hostname", site["hostname"] + "\\n", 0o644)
+if not ROOT:
+    subprocess.run(["hostname", site["hostname"]], check=False)
+# The deployment's administrator keys go to the named account: root has none and may not log in.
+keys = site.get("authorized_keys", [])
 if keys:
-    os.makedirs("/root/.ssh", mode=0o700, exist_ok=True)
-    with open("/root/.ssh/authorized_keys", "w") as fh:
-        fh.write("".join(k.strip() + chr(10) for k in keys))
-    os.chmod("/root/.ssh/authorized_keys", 0o600)
-PY
+    account = pwd.getpwnam(ADMIN) if not ROOT else None
+    owner = (account.pw_uid, account.pw_gid) if account else (0, 0)
+    home = account.pw_dir if account else "/home/" + ADMIN
+    write(home + "/.ssh/authorized_keys", "".join(k.strip() + "\\n" for k in keys), 0o600, owner)
+# sshd binds the administration side only (ANSSI-PA022-R17): the role's sshd_config includes this.
+listen = site.get("ssh_listen", [])
+if listen:
+    write("/etc/ssh/sshd_config.d/cloison-site.conf",
+          "# cloison first boot: the administration-side addresses of this appliance\\n"
+          + "".join("ListenAddress " + a + "\\n" for a in listen), 0o600)
 """
 
 
@@ -154,6 +200,13 @@ BUILD_LEFTOVERS = (
     "etc/ssl/private/ssl-cert-snakeoil.key",
     "etc/ssl/certs/ssl-cert-snakeoil.pem",
     "root/.ssh/authorized_keys",
+    # The build's throw-away key on the named administrator; first boot installs the deployment's.
+    "home/*/.ssh/authorized_keys",
+    "home/*/.ansible",
+    "home/*/.cache",
+    "home/*/.*_history",
+    "home/*/.sudo_as_admin_successful",
+    "var/log/sudo-io",
     "root/.ansible",
     "root/.cache",
     "root/.*_history",
@@ -212,14 +265,16 @@ def clean(rootfs: Path) -> None:
         (rootfs / name).write_text(text, encoding="utf-8")
     # An empty machine-id makes systemd generate a fresh one on first boot (machine-id(5)).
     (rootfs / "etc/machine-id").write_text("", encoding="utf-8")
-    unit = rootfs / "etc/systemd/system/cloison-firstboot.service"
-    unit.parent.mkdir(parents=True, exist_ok=True)
-    unit.write_text(FIRSTBOOT_UNIT, encoding="utf-8")
     wants = rootfs / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
-    link = wants / unit.name
-    if not link.is_symlink():
-        link.symlink_to(f"/etc/systemd/system/{unit.name}")
+    for name, text in (
+        ("cloison-firstboot.service", FIRSTBOOT_UNIT),
+        ("cloison-site-address.service", SITE_ADDRESSES_UNIT),
+    ):
+        unit = rootfs / "etc/systemd/system" / name
+        unit.write_text(text, encoding="utf-8")
+        if not (wants / name).is_symlink():
+            (wants / name).symlink_to(f"/etc/systemd/system/{name}")
     netns_unit = rootfs / "etc/systemd/system/cloison-netns-sysctl.service"
     netns_unit.write_text(NETNS_SYSCTL_UNIT, encoding="utf-8")
     sysinit = rootfs / "etc/systemd/system/sysinit.target.wants"

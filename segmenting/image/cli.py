@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import tempfile
@@ -10,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from segmenting.errors import EXIT_CHECK_FAILED, EXIT_OK, CloisonError
-from segmenting.image import pack
+from segmenting.api import load_plan
+from segmenting.errors import EXIT_CHECK_FAILED, EXIT_OK, CloisonError, UsageError
+from segmenting.image import pack, site
 from segmenting.image.build import ROLES, build
 from segmenting.image.configure import NspawnAnsibleConfigurer
 from segmenting.image.reproducible import compare_builds
@@ -54,8 +56,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def site_values(args: argparse.Namespace, role: str) -> dict[str, Any] | None:
+    """The first-boot values: a site.json as given, or taken from the plan for ``--host``."""
+    if args.site and args.host:
+        raise UsageError("give either --site FILE or --deployment DIR --host ID, not both")
+    if args.site:
+        return site.read(args.site)
+    if not args.host:
+        return None
+    keys = [line for k in args.admin_key for line in k.read_text(encoding="utf-8").splitlines()]
+    if not keys:
+        raise UsageError("--host needs the deployment's administrator public key (--admin-key FILE.pub)")
+    return site.from_plan(
+        load_plan(args.deployment), args.host, role, keys, interface=args.interface, management=args.management_address
+    )
+
+
 def cmd_install(args: argparse.Namespace) -> int:
     manifest = verify_image(args.folder, args.signers, args.identity)
+    values = site_values(args, manifest.role)
     target: Path = args.target
     if target.exists() and any(target.iterdir()):
         raise CloisonError(f"{target} is not empty: install into an empty folder or a fresh partition")
@@ -68,10 +87,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     )
     if decompress.wait() != 0 or untar.returncode != 0:
         raise CloisonError(f"extracting {manifest.image} into {target} failed")
-    if args.site:
+    if values is not None:
         site_dir = target / "etc/cloison"
         site_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.site, site_dir / "site.json")
+        (site_dir / "site.json").write_text(json.dumps(values, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         (site_dir / "site.json").chmod(0o600)
     print(f"installed {manifest.image} into {target}; host keys are generated on first boot")
     return EXIT_OK
@@ -110,6 +129,14 @@ def register(sub: Any) -> None:
         if name == "install":
             p.add_argument("--target", type=Path, required=True)
             p.add_argument("--site", type=Path, help="site.json with first-boot values (hostname, addresses)")
+            p.add_argument("--deployment", type=Path, default=Path("inventory/ingeagglo"),
+                           help="deployment whose plan gives the first-boot values of --host")  # fmt: skip
+            p.add_argument("--host", help="plan host the appliance becomes (its name, address, sshd addresses)")
+            p.add_argument("--admin-key", type=Path, action="append", default=[],
+                           help="public key(s) of the deployment's cloison-admin account")  # fmt: skip
+            p.add_argument("--interface", default="eth0", help="interface for the host's plan address")
+            p.add_argument("--management-address", action="append", default=[],
+                           help="another address the controller reaches it on (sshd binds it too)")  # fmt: skip
         p.set_defaults(func=func)
 
     p = isub.add_parser("compare", help="compare two builds file by file and say why files differ")

@@ -3,7 +3,10 @@
 ansible-core has no chroot connection, and a booted systemd is what the roles expect anyway
 (units enabled, services reloaded), so the image is booted in place (``-D rootfs``, changes land
 in the image) inside a network namespace of its own, reached over SSH with a throw-away key
-that :func:`segmenting.image.build.clean` removes before packing. Options follow LAB-NOTES:
+that :func:`segmenting.image.build.clean` removes before packing. Ansible logs in as the named
+administrator the lab uses (:data:`segmenting.lab.access.ADMIN_USER`, sudo through its group),
+never as root, so the hardening role refuses root logins in the image as it does in the lab; the
+first boot puts the deployment's key on that account. Options follow LAB-NOTES:
 ``--register=no --keep-unit`` (no machined here) and ``CAP_NET_ADMIN`` for nft inside.
 """
 
@@ -22,10 +25,14 @@ from pathlib import Path
 
 from segmenting.errors import CloisonError
 from segmenting.image.build import ImageRole
+from segmenting.lab.access import ADMIN_USER
+from segmenting.lab.nodes import admin_account
+from segmenting.lab.run import SubprocessRunner
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "image.yml"
 PREFIX = "cimg"
 HOST_IP, NODE_IP = "10.254.253.1", "10.254.253.2"
+SUDOERS_DROP_IN = "cloison-admin"  # the image's own name for the lab's drop-in (sorts after the role's)
 
 
 def _ip(*args: str, netns: str | None = None) -> None:
@@ -96,9 +103,10 @@ def booted(rootfs: Path, tag: str, boot_timeout: float = 90) -> Iterator[str]:
 
 
 def ansible_inventory(path: Path, name: str, address: str, key: Path, groups: tuple[str, ...] = ()) -> Path:
-    """A one-host INI inventory reaching a booted image as root with ``key``."""
+    """A one-host INI inventory reaching a booted image as its named administrator with ``key``."""
     lines = [
-        f"{name} ansible_host={address} ansible_user=root ansible_ssh_private_key_file={key} "
+        f"{name} ansible_host={address} ansible_user={ADMIN_USER} ansible_become=true "
+        f"ansible_ssh_private_key_file={key} "
         "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'",
         *(f"[{g}]\n{name}" for g in groups),
     ]
@@ -120,13 +128,14 @@ class NspawnAnsibleConfigurer:
         try:
             key = work / "id_ed25519"
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-            ssh_dir = rootfs / "root/.ssh"
-            ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (ssh_dir / "authorized_keys").write_text(key.with_suffix(".pub").read_text(), encoding="utf-8")
+            admin_account(
+                SubprocessRunner(), rootfs, key.with_suffix(".pub").read_text(), drop_in=SUDOERS_DROP_IN,
+                who="cloison appliance",
+            )  # fmt: skip
             with booted(rootfs, f"{os.getpid() % 100000}", self.boot_timeout) as address:
                 inventory = ansible_inventory(work / "hosts.ini", "image-node", address, key, role.groups)
                 # Pipelining sends each module over the open SSH connection instead of copying it
-                # to a temporary file first: fewer round trips per task (root, no sudo: no tty needed).
+                # to a temporary file first: fewer round trips per task (the drop-in lifts requiretty).
                 env = {
                     **os.environ,
                     "ANSIBLE_CONFIG": str(self.playbook.parents[1] / "ansible.cfg"),

@@ -149,6 +149,9 @@ CAUSES: tuple[Cause, ...] = (
     Cause("etc/hostname", "copied from the build host by mmdebstrap: replaced by the build", False),
     Cause("etc/resolv.conf", "copied from the build host by mmdebstrap: replaced by the build", False),
     Cause("root/*", "root's home written during the build (Ansible, shells): cleaned by the build", False),
+    Cause("home/*/.ssh/authorized_keys", "the build's throw-away key on the administrator: removed by the build",
+          False),
+    Cause("home/*/.ansible/*", "the administrator's home written by Ansible during the build: removed", False),
     Cause("tmp/*", "temporary files: removed by the build", False),
     Cause("var/tmp/*", "temporary files: removed by the build", False),
 )  # fmt: skip

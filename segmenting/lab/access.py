@@ -22,6 +22,8 @@ from segmenting.lab.topology import Topology
 ADMIN_USER = "cloison-admin"
 ADMIN_GROUP = "cloison-admins"  # the group the hardening role's AllowGroups and sudo policy name
 SUDOERS_DROP_IN = "cloison-lab"  # sorts after the hardening role's /etc/sudoers.d/cloison
+# Roles that read the controller's secrets file (``<role>_secrets_file``); the lab points them at its own.
+ROLES_WITH_SECRETS = ("maintenance_vpn", "radius", "site_tunnel", "switch_config")
 
 
 def as_root(command: str) -> str:
@@ -71,10 +73,6 @@ def write(paths: LabPaths, topo: Topology, host_keys: dict[str, str]) -> None:
     paths.inventory.write_text(inventory_yaml(paths, topo))
 
 
-# The roles that read RADIUS shared secrets (their ``*_secrets_file`` variables).
-SECRET_ROLES = ("radius", "switch_config", "site_tunnel", "maintenance_vpn")
-
-
 def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
     hosts: dict[str, dict[str, object]] = {}
     members: dict[str, set[str]] = {}
@@ -110,9 +108,11 @@ def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
                 "segmentation_userspace_esp": True,
                 "ids_sensor_interface": "span0",  # the gateway's port on the switch's mirror (SPAN)
                 # One CA and one set of RADIUS secrets for the lab's own daemons (hostapd, the
-                # cameras' supplicants) and the roles: both live in the lab folder, gone at down.
+                # cameras' supplicants) and the roles, both in the lab folder (gone at down): else
+                # FreeRADIUS drops every request with "Shared secret is incorrect" and refuses the
+                # cameras' certificates.
                 "pki_controller_dir": str(paths.pki),
-                **{f"{role}_secrets_file": str(paths.secrets) for role in SECRET_ROLES},
+                **{f"{role}_secrets_file": str(paths.secrets) for role in ROLES_WITH_SECRETS},
             },
             "children": dict(sorted(groups.items())),
         }

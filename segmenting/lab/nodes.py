@@ -58,7 +58,9 @@ def prepare(r: Runner, node: Node, paths: LabPaths, *, lower: Path, pubkey: str,
     return root
 
 
-def admin_account(r: Runner, root: Path, pubkey: str) -> None:
+def admin_account(
+    r: Runner, root: Path, pubkey: str, *, drop_in: str = SUDOERS_DROP_IN, who: str = "cloison lab"
+) -> None:
     """The controller's account on a node: named, key only (no password), sudo through its group.
 
     ANSSI BP-028 R33 / PA-022 R30: the controller (Ansible, the audit, the lab's own tests) logs in
@@ -66,13 +68,15 @@ def admin_account(r: Runner, root: Path, pubkey: str) -> None:
     without locking the controller out. The account is a member of :data:`ADMIN_GROUP`, the group
     the hardening role's SSH ``AllowGroups`` and sudo policy name. Its drop-in grants the group
     sudo without a password (the account has none) and without a tty (Ansible pipelines its
-    modules through sudo's stdin); it sorts after the role's ``cloison`` file, so it wins.
+    modules through sudo's stdin); it sorts after the role's ``cloison`` file, so it wins. An
+    appliance image (:mod:`segmenting.image.configure`) gets the same account under its own
+    ``drop_in`` name, its key replaced at first boot by the deployment's.
     """
     if ADMIN_USER not in _names(root / "etc/passwd"):
         if ADMIN_GROUP not in _names(root / "etc/group"):
             r.run(["groupadd", "--root", str(root), "--system", ADMIN_GROUP])
         r.run(["useradd", "--root", str(root), "--create-home", "--shell", "/bin/bash", "--groups", ADMIN_GROUP,
-               "--comment", "cloison lab controller", ADMIN_USER])  # fmt: skip
+               "--comment", f"{who} controller", ADMIN_USER])  # fmt: skip
     uid, gid = next((int(f[2]), int(f[3])) for f in _entries(root / "etc/passwd") if f[0] == ADMIN_USER)
     ssh_dir = root / "home" / ADMIN_USER / ".ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
@@ -81,9 +85,9 @@ def admin_account(r: Runner, root: Path, pubkey: str) -> None:
     keys.chmod(0o600)
     for p in (ssh_dir, keys):
         os.chown(p, uid, gid)
-    sudoers = root / "etc/sudoers.d" / SUDOERS_DROP_IN
+    sudoers = root / "etc/sudoers.d" / drop_in
     sudoers.write_text(
-        "# cloison lab: the controller's account (key only, no password) administers the node.\n"
+        f"# {who}: the controller's account (key only, no password) administers the node.\n"
         f"Defaults:%{ADMIN_GROUP} !requiretty\n"
         f"%{ADMIN_GROUP} ALL=(ALL:ALL) NOPASSWD: EXEC: ALL\n"
     )

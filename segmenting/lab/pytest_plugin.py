@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,7 +25,19 @@ from segmenting.lab.run import SubprocessRunner
 from segmenting.lab.topology import Switch, Topology
 from segmenting.plan import Plan
 
+T = TypeVar("T")
+
 DEFAULT_DEPLOYMENT = Path(__file__).resolve().parents[2] / "inventory" / "ingeagglo"
+
+
+def wait_for(pred: Callable[[], T], seconds: float, step: float = 0.5) -> T:
+    """Poll ``pred`` until it returns something true or ``seconds`` pass; its last value either way."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = pred()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import subprocess
 from pathlib import Path
@@ -12,14 +13,24 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from segmenting import cli
-from segmenting.errors import EXIT_CHECK_FAILED, EXIT_INVALID, CloisonError
-from segmenting.image import pack
+from segmenting.api import load_plan
+from segmenting.errors import EXIT_CHECK_FAILED, EXIT_INVALID, CloisonError, UsageError
+from segmenting.image import pack, site
 from segmenting.image.build import FIRSTBOOT_SCRIPT, clean, private_keys
 from segmenting.image.debian import MIRRORS, list_prefix, snapshot
 from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
 from segmenting.image.reproducible import CAUSES, Entry, cause_of, compare_builds, tree_of_archive
 from segmenting.image.sbom import Component, debian_packages, sbom, sbom_for_rootfs
 from segmenting.image.verify import ImageRefused, allowed_signers, generate_key, sign, verify_image
+from segmenting.plan import Plan
+
+DEPLOYMENT = Path(__file__).resolve().parents[2] / "inventory" / "ingeagglo"
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return load_plan(DEPLOYMENT)
+
 
 # Built at run time so that no tracked file carries a private-key marker (secret scanners).
 PEM_HEAD = "-----BEGIN %s " + "PRIVATE KEY-----"
@@ -84,13 +95,18 @@ def test_clean_removes_host_keys_and_build_key_and_adds_firstboot(tmp_path: Path
     (root / "etc/ssl/private/ssl-cert-snakeoil.key").write_text(PEM_HEAD % "" + "\nx\n")
     (root / "root/.ssh").mkdir(parents=True)
     (root / "root/.ssh/authorized_keys").write_text("ssh-ed25519 AAAA build\n")
+    (root / "home/cloison-admin/.ssh").mkdir(parents=True)
+    (root / "home/cloison-admin/.ssh/authorized_keys").write_text("ssh-ed25519 AAAA build\n")
     (root / "etc/machine-id").write_text("0123456789abcdef\n")
     assert private_keys(root) == ["etc/ssh/ssh_host_ed25519_key", "etc/ssl/private/ssl-cert-snakeoil.key"]
     clean(root)
     assert not (root / "etc/ssh/ssh_host_ed25519_key").exists()
     assert not (root / "root/.ssh/authorized_keys").exists()
+    assert not (root / "home/cloison-admin/.ssh/authorized_keys").exists()
+    assert (root / "home/cloison-admin/.ssh").is_dir()
     assert (root / "etc/machine-id").read_text() == ""
     assert (root / "etc/systemd/system/multi-user.target.wants/cloison-firstboot.service").is_symlink()
+    assert (root / "etc/systemd/system/multi-user.target.wants/cloison-site-address.service").is_symlink()
     assert private_keys(root) == []
 
 
@@ -326,24 +342,77 @@ def test_known_causes_are_specific() -> None:
     assert all(c.reason for c in CAUSES)
 
 
-def test_firstboot_script_applies_hostname_and_keys(tmp_path: Path) -> None:
-    """Run the first-boot script for real, against a scratch root (paths rewritten)."""
-
+def test_firstboot_script_applies_hostname_keys_and_sshd_addresses(tmp_path: Path) -> None:
+    """Run the first-boot script for real, against a scratch root."""
     fake = tmp_path / "fake"
-    (fake / "etc").mkdir(parents=True)
-    script = tmp_path / "firstboot.sh"
-    script.write_text(
-        FIRSTBOOT_SCRIPT.replace("/etc/hostname", str(fake / "etc/hostname"))
-        .replace('hostname "$name"', "true")
-        .replace("/root/.ssh", str(fake / "root/.ssh"))
-    )
+    script = tmp_path / "cloison-firstboot"
+    script.write_text(FIRSTBOOT_SCRIPT)
     site = tmp_path / "site.json"
     site.write_text(
-        json.dumps({"hostname": "gw-x", "authorized_keys": ["ssh-ed25519 AAAA one", "ssh-ed25519 BBBB two"]})
-    )
-    proc = subprocess.run(["sh", str(script), str(site)], capture_output=True, text=True, check=False)
+        json.dumps({"hostname": "gw-x", "authorized_keys": ["ssh-ed25519 AAAA one", "ssh-ed25519 BBBB two"],
+                    "ssh_listen": ["10.64.71.1", "10.254.253.2"]})
+    )  # fmt: skip
+    env = {"CLOISON_FIRSTBOOT_ROOT": str(fake), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["python3", str(script), str(site)], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode == 0, proc.stderr
     assert (fake / "etc/hostname").read_text() == "gw-x\n"
-    keys = fake / "root/.ssh/authorized_keys"
+    keys = fake / "home/cloison-admin/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAA one\nssh-ed25519 BBBB two\n"
     assert keys.stat().st_mode & 0o777 == 0o600
+    assert not (fake / "root/.ssh").exists()
+    listen = (fake / "etc/ssh/sshd_config.d/cloison-site.conf").read_text().splitlines()
+    assert listen[1:] == ["ListenAddress 10.64.71.1", "ListenAddress 10.254.253.2"]
+
+
+def test_site_values_come_from_the_plan(plan: Plan) -> None:
+    gateway = next(h for h in plan.hosts if h.kind == "gateway")
+    values = site.from_plan(plan, gateway.id, "edge-gateway", ["ssh-ed25519 AAAA admin\n"], interface="eth0",
+                            management=["10.254.253.2"])  # fmt: skip
+    zone = next(z for z in plan.zones if z.id == gateway.zone_id)
+    assert values["hostname"] == gateway.id
+    assert values["authorized_keys"] == ["ssh-ed25519 AAAA admin"]
+    assert values["addresses"] == [{"interface": "eth0", "address": f"{gateway.ip}/{zone.cidrs[0].split('/')[1]}"}]
+    assert values["ssh_listen"] == sorted([gateway.ip, "10.254.253.2"], key=ipaddress.ip_address)
+
+
+def test_site_values_refuse_an_unknown_host_a_wrong_kind_and_bad_values(plan: Plan) -> None:
+    with pytest.raises(UsageError, match=r"no host 'gw-nowhere'.*--host"):
+        site.from_plan(plan, "gw-nowhere", "edge-gateway", [], interface="eth0")
+    relay = next(h for h in plan.hosts if h.kind == "relay")
+    with pytest.raises(UsageError, match="is a relay, not something a edge-gateway image stands for"):
+        site.from_plan(plan, relay.id, "edge-gateway", [], interface="eth0")
+    for bad, message in (
+        ({"hostname": "x", "ssh_listen": ["10.0.0.300"]}, "not an IP address"),
+        ({"hostname": "x", "addresses": [{"interface": "eth0", "address": "10.0.0.1"}]}, "prefix length"),
+        ({"hostname": "x", "addresses": [{"interface": "eth0; rm", "address": "10.0.0.1/24"}]}, "interface"),
+        ({"hostname": "x", "authorized_keys": ["not a key"]}, "OpenSSH public keys"),
+        ({"authorized_keys": []}, "hostname"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            site.validate(bad, "site.json")
+
+
+def test_installer_writes_the_plan_hosts_site_values(tmp_path: Path, plan: Plan) -> None:
+    out, signers = _signed_image(tmp_path)
+    admin = tmp_path / "admin.pub"
+    admin.write_text("ssh-ed25519 AAAA admin\n")
+    gateway = next(h for h in plan.hosts if h.kind == "gateway")
+    code = cli.main(
+        ["image", "install", str(out), "--signers", str(signers), "--identity", "test-images",
+         "--target", str(tmp_path / "target"), "--deployment", str(DEPLOYMENT), "--host", gateway.id,
+         "--admin-key", str(admin)]
+    )  # fmt: skip
+    assert code == 0
+    written = json.loads((tmp_path / "target/etc/cloison/site.json").read_text())
+    assert written["hostname"] == gateway.id and written["ssh_listen"] == [gateway.ip]
+    assert written["authorized_keys"] == ["ssh-ed25519 AAAA admin"]
+
+
+def test_installer_refuses_a_host_without_an_admin_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, signers = _signed_image(tmp_path)
+    code = cli.main(
+        ["image", "install", str(out), "--signers", str(signers), "--identity", "test-images",
+         "--target", str(tmp_path / "target"), "--deployment", str(DEPLOYMENT), "--host", "gw-s-puy-sorel-1"]
+    )  # fmt: skip
+    assert code != 0
+    assert "--admin-key" in capsys.readouterr().err

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from ipaddress import IPv4Interface
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from netmiko import ConnectHandler
 from segmenting.api import load_plan
 from segmenting.lab import access, cameras, nodes, plug
 from segmenting.lab import lab as lab_mod
-from segmenting.lab.pytest_plugin import DEFAULT_DEPLOYMENT, Lab
+from segmenting.lab.pytest_plugin import DEFAULT_DEPLOYMENT, Lab, wait_for
 from segmenting.lab.run import SubprocessRunner, alive
 from segmenting.lab.state import load
 from segmenting.lab.topology import build_topology
@@ -33,15 +32,6 @@ TARGETS = [h for h, _, _ in access.targets(TOPO)]
 FIBER = next(s for s in TOPO.switches if s.transport == "fiber")
 TUNNELLED = [s for s in TOPO.switches if s.transport != "fiber"]
 FIBER_CAMERAS = [c for c in TOPO.cameras if c.site == FIBER.site]
-
-
-def wait_for(pred, seconds: float, step: float = 0.5):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while True:
-        value = pred()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(step)
 
 
 @pytest.mark.parametrize("host", TARGETS)

@@ -95,6 +95,23 @@ def test_inventory_names_plan_hosts(plan: Plan, tmp_path: Path) -> None:
     assert all(plan.host(h) for h in hosts)  # every name is a plan host id
 
 
+def test_inventory_gives_every_role_the_lab_secrets(plan: Plan, tmp_path: Path) -> None:
+    """The roles and the lab's switches share one RADIUS secret per switch: every role default
+    ``<role>_secrets_file`` is overridden with the lab's secrets file."""
+    doc = yaml.safe_load(access.inventory_yaml(LabPaths(tmp_path), build_topology(plan)))["all"]
+    roles = Path(__file__).resolve().parents[2] / "roles"
+    declared = {
+        line.split(":", 1)[0]
+        for defaults in roles.glob("*/defaults/main.yml")
+        for line in defaults.read_text().splitlines()
+        if line.split(":", 1)[0].endswith("_secrets_file")
+    }
+    assert declared, "no role declares a secrets file"
+    assert {k: v for k, v in doc["vars"].items() if k.endswith("_secrets_file")} == dict.fromkeys(
+        declared, str(LabPaths(tmp_path).secrets)
+    )
+
+
 def test_radclient_reply_parsing() -> None:
     accept = 'Received Access-Accept Id 1 from 10.0.3.10:1812\n\tTunnel-Private-Group-Id:0 = "110"\n'
     assert parse_radclient(accept) == ("accept", 110)
