@@ -13,8 +13,8 @@ cameras do, and are admitted by MAC.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from segmenting.lab.names import CACHE_DIR, LabPaths
@@ -42,6 +42,23 @@ def clip(r: Runner, cache: Path = CACHE_DIR) -> Path:
     return path
 
 
+def server_copy(cache: Path, dry_run: bool = False) -> Path:
+    """The RTSP server script where ``nobody`` can read it: beside the clip in the cache.
+
+    The checkout may not be readable by nobody (a clone in a 0700 directory, the lab folder is
+    0700). The copy is named by its content and written atomically, so servers starting at the
+    same time never read a half-written file, and an older copy is never run.
+    """
+    data = SERVER.read_bytes()
+    path = cache / f"camera_rtsp-{hashlib.sha256(data).hexdigest()[:12]}.py"
+    if not dry_run and not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    return path
+
+
 def rtsp_url(cam: Camera) -> str:
     return f"rtsp://{cam.ip.split('/')[0]}:554/{RTSP_PATH}"
 
@@ -49,13 +66,9 @@ def rtsp_url(cam: Camera) -> str:
 def start_stream(r: Runner, cam: Camera, paths: LabPaths, video: Path, state: LabState) -> None:
     home = paths.camera(cam.id)
     home.mkdir(parents=True, exist_ok=True)
-    # nobody may not be able to read the checkout (a clone in a 0700 directory): it runs a copy
-    # kept beside the cameras' homes, which it can reach.
-    server = home.parent / SERVER.name
+    server = server_copy(video.parent, r.dry_run)
     if not r.dry_run:
         os.chown(home, NOBODY, NOBODY)
-        shutil.copyfile(SERVER, server)
-        server.chmod(0o644)
     r.run(["ip", "netns", "exec", cam.ns, "sysctl", "-qw", "net.ipv4.ip_unprivileged_port_start=0"])
     argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
             SYSTEM_PYTHON, str(server), str(video), "554", RTSP_PATH]  # fmt: skip
