@@ -16,15 +16,30 @@ Three files, laid out like ``/etc/freeradius/3.0`` so they overlay the packaged 
   Everything else from a known switch gets the quarantine VLAN (unknown MAC: accepted into
   quarantine, which reaches nothing; EAP identity not in the plan: quarantine after a valid
   certificate); anything else is rejected.
+
+And the maintainers' second factor on the maintenance VPN (RFC 6238 TOTP; ANSSI PA-022 R49,
+ANSSI hygiene 30): the concentrator's ``eap-radius`` round reaches a branch of the virtual
+server taken only for requests whose source is the concentrator's address (the client it is
+declared as), where EAP-GTC (RFC 3748 §5.6) carries the code and ``rlm_totp`` checks it:
+
+- ``mods-enabled/cloison-totp``: the ``totp`` module, a ``files`` instance reading the seeds,
+  and an ``eap`` instance offering GTC only, whose answer goes to ``Auth-Type totp``;
+- ``mods-config/files/totp`` (0640 root:freerad): each plan maintainer's seed (secrets key
+  ``totp/<maintainer id>``, base32) as ``control:TOTP-Secret``; nobody else gets a seed, so
+  nobody else can pass. The cameras' ``eap`` instance stays EAP-TLS only.
+
+FreeRADIUS 3.2.1's ``rlm_totp`` takes no settings: SHA-1, 6 digits, 30 s, the current step
+only (:mod:`segmenting.totp` computes the same code).
 """
 
 from __future__ import annotations
 
+from segmenting import totp
 from segmenting.plan import CameraPlan, Plan
 from segmenting.render._switch import radius_key
 from segmenting.render._util import header, hosts_of_kind, mac_plain
 from segmenting.render.base import RenderedFile, RenderError
-from segmenting.render.secrets import SecretsProvider
+from segmenting.render.secrets import SecretsProvider, totp_key
 
 CERT_DIR = "${certdir}/cloison"  # the PKI role installs ca.pem, radius.pem and radius.key there
 CIPHERS = (
@@ -107,6 +122,71 @@ def eap_conf(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _concentrator_ip(plan: Plan) -> str:
+    vpns = hosts_of_kind(plan, "vpn")
+    if len(vpns) != 1:
+        raise RenderError(
+            f"the plan of {plan.deployment} has {len(vpns)} VPN concentrators; the maintainers' second "
+            "factor is bound to exactly one"
+        )
+    return vpns[0].ip
+
+
+def totp_module(plan: Plan) -> str:
+    """The modules of the maintainers' second factor, in one file (``mods-enabled/cloison-totp``)."""
+    lines = [
+        *header(plan, "FreeRADIUS modules of the maintainers' second factor: EAP-GTC + TOTP").splitlines(),
+        "# RFC 6238 with FreeRADIUS 3.2.1's fixed profile: HMAC-SHA-1, 6 digits, 30 s, current step.",
+        "# Reads control:TOTP-Secret (base32) and request:TOTP-Password.",
+        "totp {",
+        "}",
+        "",
+        "# The maintainers' seeds: User-Name (the EAP identity) -> control:TOTP-Secret.",
+        "files totp_secrets {",
+        "\tfilename = ${modconfdir}/files/totp",
+        '\tkey = "%{User-Name}"',
+        "}",
+        "",
+        "# GTC only: the VPN concentrator's EAP round carries the one-time code in clear inside the",
+        "# IKEv2 SA, already authenticated by the maintainer's certificate (RFC 4739).",
+        "eap eap_totp {",
+        "\tdefault_eap_type = gtc",
+        "\ttimer_expire = 60",
+        "\tignore_unknown_eap_types = no",
+        "\tcisco_accounting_username_bug = no",
+        "\tmax_sessions = ${max_requests}",
+        "\tgtc {",
+        '\t\tchallenge = "TOTP code: "',
+        "\t\tauth_type = totp",
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def totp_users(plan: Plan, secrets: SecretsProvider) -> str:
+    """Each maintainer's TOTP seed, only for requests from the VPN concentrator."""
+    vpn = _concentrator_ip(plan)
+    lines = [
+        *header(plan, "FreeRADIUS users (files totp_secrets): maintainers' TOTP seeds").splitlines(),
+        "# Secrets: mode 0640 root:freerad. Only requests from the VPN concentrator match.",
+        "",
+    ]
+    for m in sorted(plan.maintainers, key=lambda m: m.id):
+        seed = secrets.get(totp_key(m.id))
+        try:
+            totp.decode_secret(seed)
+        except totp.TotpSecretError as exc:
+            raise RenderError(
+                f"{m.id}: secret {totp_key(m.id)!r}: {exc}\n    fix: set it to base32 of 20 random bytes "
+                "(python3 -c 'import segmenting.totp as t; print(t.new_secret())')"
+            ) from None
+        lines.append(f"# {m.id} ({m.company}, {len(m.sites)} sites)")
+        lines.append(f"{_quote(m.id)}\tPacket-Src-IP-Address == {vpn}, TOTP-Secret := {_quote(seed.strip().upper())}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _vlan_reply(vlan: int) -> list[str]:
     return [
         "\tTunnel-Type = VLAN,",
@@ -158,9 +238,53 @@ def authorize(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _totp_branch(plan: Plan) -> tuple[list[str], list[str]]:
+    """The authorize and authenticate lines of the maintainers' second factor."""
+    vpn = _concentrator_ip(plan)
+    authorize = [
+        "\t\t# The VPN concentrator (its client address): maintainers' TOTP over EAP-GTC, nothing else.",
+        f"\t\tif (&Packet-Src-IP-Address == {vpn}) {{",
+        "\t\t\t-totp_secrets",
+        "\t\t\tif (!&control:TOTP-Secret) {",
+        "\t\t\t\tupdate reply {",
+        '\t\t\t\t\t&Reply-Message := "cloison: not a maintainer of the plan"',
+        "\t\t\t\t}",
+        "\t\t\t\treject",
+        "\t\t\t}",
+        "\t\t\t-eap_totp",
+        "\t\t\tif (noop || notfound) {",
+        "\t\t\t\treject",
+        "\t\t\t}",
+        "\t\t}",
+    ]
+    authenticate = [
+        "\t\tAuth-Type eap_totp {",
+        "\t\t\t-eap_totp",
+        "\t\t}",
+        "\t\t# eap_totp's GTC puts the maintainer's answer in User-Password; rlm_totp reads TOTP-Password.",
+        "\t\tAuth-Type totp {",
+        "\t\t\tupdate request {",
+        "\t\t\t\t&TOTP-Password := &User-Password",
+        "\t\t\t}",
+        "\t\t\t-totp",
+        "\t\t}",
+    ]
+    return authorize, authenticate
+
+
+def _indent(lines: list[str], in_else: bool) -> list[str]:
+    """The switches' lines, in the ``else`` of the concentrator's branch when there is one
+    (``return`` in an unlang ``if`` only leaves the ``if``)."""
+    if not in_else:
+        return lines
+    return ["\t\telse {", *("\t" + line for line in lines), "\t\t}"]
+
+
 def site_conf(plan: Plan) -> str:
     """The virtual server: ``files`` before ``eap`` so identity entries add their VLAN to the
-    EAP exchange; PAP/CHAP only serve the MAB entries (Cleartext-Password = the MAC)."""
+    EAP exchange; PAP/CHAP only serve the MAB entries (Cleartext-Password = the MAC). Requests
+    from the VPN concentrator take their own branch: EAP-GTC + TOTP, nothing else."""
+    maint = _totp_branch(plan) if plan.maintainers else ([], [])
     lines = [
         *header(plan, "FreeRADIUS virtual server of cloison (replaces sites-enabled/default)").splitlines(),
         "server cloison {",
@@ -176,12 +300,8 @@ def site_conf(plan: Plan) -> str:
         "\t}",
         "\tauthorize {",
         "\t\tpreprocess",
-        "\t\tfiles",
-        "\t\teap {",
-        "\t\t\tok = return",
-        "\t\t}",
-        "\t\tpap",
-        "\t\tchap",
+        *maint[0],
+        *_indent(["\t\tfiles", "\t\teap {", "\t\t\tok = return", "\t\t}", "\t\tpap", "\t\tchap"], bool(maint[0])),
         "\t}",
         "\tauthenticate {",
         "\t\tAuth-Type PAP {",
@@ -191,6 +311,7 @@ def site_conf(plan: Plan) -> str:
         "\t\t\tchap",
         "\t\t}",
         "\t\teap",
+        *maint[1],
         "\t}",
         "\tpreacct {",
         "\t\tpreprocess",
@@ -212,9 +333,21 @@ def site_conf(plan: Plan) -> str:
 def render(plan: Plan, device: str, secrets: SecretsProvider) -> list[RenderedFile]:
     if device not in devices(plan):
         raise RenderError(f"{device}: not a RADIUS server of {plan.deployment}")
-    return [
+    # In the order the radius role writes them, each checked by freeradius -C with the files before
+    # it in place. The server names the TOTP modules with '-' (skipped while absent: the branch
+    # still rejects, no seed), and the eap_totp module needs the server's Auth-Type eap_totp, so
+    # the seeds come first, then the server, then the modules.
+    files = [
         RenderedFile(device, "freeradius/clients.conf", clients_conf(plan, secrets), 0o640),
         RenderedFile(device, "freeradius/mods-available/eap", eap_conf(plan)),
         RenderedFile(device, "freeradius/mods-config/files/authorize", authorize(plan)),
+    ]
+    if not plan.maintainers:
+        return [*files, RenderedFile(device, "freeradius/sites-available/cloison", site_conf(plan))]
+    return [
+        *files,
+        RenderedFile(device, "freeradius/mods-config/files/totp", totp_users(plan, secrets), 0o640),
         RenderedFile(device, "freeradius/sites-available/cloison", site_conf(plan)),
+        # Straight into mods-enabled: a module of its own file, loaded as soon as it is written.
+        RenderedFile(device, "freeradius/mods-enabled/cloison-totp", totp_module(plan)),
     ]

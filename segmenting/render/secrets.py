@@ -10,10 +10,14 @@ get the same value every time. Three providers:
   vault), with the vault password from ``ANSIBLE_VAULT_PASSWORD_FILE``;
 - :class:`FakeSecrets`: deterministic, obviously fake values (``TEST-ONLY-<hash>``) for golden
   tests only.
+
+Keys under ``totp/`` (a maintainer's TOTP seed, ``totp/<maintainer id>``) are generated as the
+base32 text authenticator apps and FreeRADIUS's ``rlm_totp`` take (:mod:`segmenting.totp`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -23,7 +27,15 @@ from typing import Any, Protocol
 
 import yaml
 
+from segmenting import totp
 from segmenting.errors import EXIT_INVALID, CloisonError
+
+TOTP_PREFIX = "totp/"
+
+
+def totp_key(maintainer: str) -> str:
+    """The secrets key of a maintainer's TOTP seed."""
+    return f"{TOTP_PREFIX}{maintainer}"
 
 
 class SecretsError(CloisonError):
@@ -40,6 +52,9 @@ class FakeSecrets:
     """Deterministic fake secrets for golden files: visibly not usable in production."""
 
     def get(self, key: str) -> str:
+        if key.startswith(TOTP_PREFIX):  # must be base32: the renderer refuses anything else
+            digest = hashlib.sha256(("TEST-ONLY-" + key).encode()).digest()
+            return base64.b32encode(digest[: totp.SECRET_BYTES]).decode("ascii")
         return "TEST-ONLY-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -68,7 +83,8 @@ class GeneratedSecrets:
 
     def get(self, key: str) -> str:
         if key not in self._values:
-            self._values[key] = _random.token_urlsafe(_SECRET_BYTES)
+            new = totp.new_secret() if key.startswith(TOTP_PREFIX) else _random.token_urlsafe(_SECRET_BYTES)
+            self._values[key] = new
             self._dirty = True
             self._created += 1
         return self._values[key]
@@ -139,4 +155,12 @@ class VaultSecrets:
             ) from None
 
 
-__all__ = ["FakeSecrets", "GeneratedSecrets", "SecretsError", "SecretsProvider", "VaultSecrets"]
+__all__ = [
+    "TOTP_PREFIX",
+    "FakeSecrets",
+    "GeneratedSecrets",
+    "SecretsError",
+    "SecretsProvider",
+    "VaultSecrets",
+    "totp_key",
+]

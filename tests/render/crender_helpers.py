@@ -66,12 +66,12 @@ def check_golden(relpath: str, text: str) -> None:
 
 
 def delete_netns(name: str) -> None:
-    """Delete a crend- namespace we created, after the processes we started in it are gone.
+    """Delete a crend- (or ctotp-) namespace we created, after the processes we started in it are gone.
 
     Only processes inside our own namespace are signalled (they are ours by construction); the
     delete is retried because a daemon still exiting keeps the namespace busy for a moment.
     """
-    assert name.startswith("crend-")
+    assert name.startswith(("crend-", "ctotp-"))
     for attempt in range(20):
         pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False).stdout.split()
         for pid in pids:

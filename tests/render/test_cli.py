@@ -11,6 +11,7 @@ from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
 from crender_helpers import REFERENCE
 
+from segmenting import totp
 from segmenting.cli import main
 from segmenting.plan import Plan
 
@@ -87,6 +88,8 @@ def test_render_with_a_vault(plan: Plan, tmp_path: Path, monkeypatch: pytest.Mon
     vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(b"vault-pw"))])
     keys = [f"radius/{s.switch.id}" for s in plan.sites] + ["radius/csu-vpn"]
     body = "".join(f"{k}: from-vault-{i:03d}-xxxxxxxxxxxxxxxx\n" for i, k in enumerate(keys))
+    seeds = {m.id: totp.new_secret() for m in plan.maintainers}  # TOTP seeds: base32, else refused
+    body += "".join(f"totp/{m}: {seed}\n" for m, seed in seeds.items())
     (tmp_path / "vault.yml").write_bytes(vault.encrypt(body))
     (tmp_path / "pw").write_text("vault-pw\n")
     monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(tmp_path / "pw"))
@@ -95,4 +98,6 @@ def test_render_with_a_vault(plan: Plan, tmp_path: Path, monkeypatch: pytest.Mon
     assert main(args) == 0
     clients = (out / "csu-radius" / "freeradius" / "clients.conf").read_text()
     assert clients.count("from-vault-") == len(keys)
+    users = (out / "csu-radius" / "freeradius" / "mods-config" / "files" / "totp").read_text()
+    assert all(f'"{m}"\t' in users and seed in users for m, seed in seeds.items())
     assert not (out / ".secrets").exists(), "with a vault nothing is generated"

@@ -13,11 +13,12 @@ from ansible.constants import DEFAULT_VAULT_ID_MATCH
 from ansible.parsing.vault import VaultLib, VaultSecret
 from crender_helpers import AS_OF, REFERENCE, ROOT
 
+from segmenting import totp
 from segmenting.api import load_plan
 from segmenting.plan import Plan, plan_digest, plan_to_dict, plan_to_json
 from segmenting.render import ids_allowlist
 from segmenting.render.registry import render_all
-from segmenting.render.secrets import FakeSecrets, GeneratedSecrets, SecretsError, VaultSecrets
+from segmenting.render.secrets import FakeSecrets, GeneratedSecrets, SecretsError, VaultSecrets, totp_key
 
 
 def _digest(plan: Plan, secrets: object) -> str:
@@ -47,7 +48,9 @@ def test_generated_secrets_are_random_private_and_stable(plan: Plan, tmp_path: P
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     values = json.loads(path.read_text())
-    assert len(values) == len(plan.sites) + 1  # every switch and the VPN concentrator
+    # every switch, the VPN concentrator, and each maintainer's TOTP seed (base32, 160 bits)
+    assert len(values) == len(plan.sites) + 1 + len(plan.maintainers)
+    assert all(len(totp.decode_secret(values[totp_key(m.id)])) == totp.SECRET_BYTES for m in plan.maintainers)
     assert all(len(v) >= 32 and not v.startswith("TEST-ONLY") for v in values.values())
     assert len(set(values.values())) == len(values), "one secret per client"
     reread = GeneratedSecrets(path)

@@ -24,6 +24,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -41,6 +42,7 @@ from typing import Any
 import pytest
 import yaml
 
+from segmenting import totp
 from segmenting.api import load_plan
 from segmenting.conformance.reachability import Endpoint, ProbeCase, allowed_by, build_cases, endpoints, reached
 from segmenting.conformance.reachability import run_cases as probe
@@ -54,6 +56,8 @@ from segmenting.lab.run import SubprocessRunner
 from segmenting.lab.state import load
 from segmenting.lab.topology import Camera, Switch, Topology, build_topology, pick_sites
 from segmenting.plan import Plan
+from segmenting.render.registry import get as get_renderer
+from segmenting.render.secrets import FakeSecrets, totp_key
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -525,7 +529,8 @@ socket-default vici eap-identity eap-md5 eap-gtc updown
 """)
 
 # The maintainer's side of the renderer's `maintenance` connection (segmenting/render/swanctl.py):
-# certificate, then EAP through RADIUS as the second factor, an address from the pool.
+# certificate, then EAP-GTC carrying the TOTP code the RADIUS server checks (roles/radius), an
+# address from the pool.
 _SWANCTL_CONF = Template("""\
 connections {
   maintenance {
@@ -540,7 +545,7 @@ connections {
       id = "$dn"
     }
     local-otp {
-      auth = eap
+      auth = eap-gtc
       eap_id = $maintainer
     }
     remote {
@@ -550,7 +555,7 @@ connections {
     }
     children {
       maintenance {
-        remote_ts = $mgmt
+        remote_ts = $remote_ts
         esp_proposals = aes256gcm16-ecp384
         start_action = none
       }
@@ -566,18 +571,51 @@ secrets {
 """)
 
 
-def _vpn_config(d: Path, maintainer: str) -> None:
-    (d / "strongswan.conf").write_text(_STRONGSWAN_CONF.substitute(dir=d))
-    # No second-factor back end in the lab's RADIUS yet (roles/radius README): the one-time code is
-    # whatever CLOISON_LAB_MAINTAINER_OTP holds, for the day one exists.
+def _lab_vars(e2e: E2E) -> dict[str, Any]:
+    doc = yaml.safe_load(e2e.paths.inventory.read_text()) or {}
+    return dict((doc.get("all") or {}).get("vars") or {})
+
+
+def _maintainer_otp(e2e: E2E, maintainer: str) -> str:
+    """The maintainer's current TOTP code, from the seed the lab generated into the RADIUS secrets
+    file at lab up (``totp/<maintainer>``); waits for a fresh 30 s step if this one is nearly over."""
+    path = Path(_lab_vars(e2e).get("radius_secrets_file") or e2e.paths.secrets)
+    seeds = json.loads(path.read_text())
+    if totp_key(maintainer) not in seeds:
+        pytest.fail(f"{path} holds no {totp_key(maintainer)}: the lab's secrets predate the TOTP second factor "
+                    "(converge the radius role, which generates it, or lab up again)")  # fmt: skip
+    seed = seeds[totp_key(maintainer)]
+    if totp.seconds_left(time.time()) < 10:
+        time.sleep(totp.seconds_left(time.time()) + 0.5)
+    return totp.code(seed, time.time())
+
+
+def _maintenance_ts(e2e: E2E) -> str:
+    """The concentrator's local_ts of its ``maintenance`` child, as the lab's rendering has it.
+
+    With userspace ESP that is one wide range holding the concentrator's own address (kernel-
+    libipsec refuses a CHILD_SA whose local selector holds none of its addresses); asking for
+    anything narrower makes IKE narrow it and the CHILD_SA fails."""
+    name = "swanctl-csu-libipsec" if _lab_vars(e2e).get("maintenance_vpn_userspace_esp") else "swanctl-csu"
+    renderer = get_renderer(name)
+    device = renderer.devices(PLAN)[0]
+    text = next(f.text for f in renderer.render(PLAN, device, FakeSecrets()) if f.path.endswith("swanctl.conf"))
+    found = re.search(r"\n\t\tchildren \{\n\t\t\tmaintenance \{\n\t\t\t\tlocal_ts = ([^\n]+)\n", text)
+    assert found, f"no maintenance child in the {name} rendering of {device}"
+    return found.group(1)
+
+
+def _vpn_config(e2e: E2E, d: Path, maintainer: str) -> None:
+    """swanctl.conf, with the code of the current 30 s step: written just before it is loaded
+    and the connection initiated (FreeRADIUS 3.2.1's rlm_totp accepts the current step only)."""
     (d / "swanctl" / "swanctl.conf").write_text(
         _SWANCTL_CONF.substitute(
             vpn=PLAN.csu.vpn_endpoint,
             dn=f"CN={maintainer}, OU=maintainers, O={PLAN.deployment}",
             maintainer=maintainer,
             deployment=PLAN.deployment,
-            mgmt=", ".join(PLAN.site(s).subnets["site_mgmt"] for s in TOPO.sites),
-            otp=os.environ.get("CLOISON_LAB_MAINTAINER_OTP", "000000"),
+            remote_ts=_maintenance_ts(e2e),
+            otp=_maintainer_otp(e2e, maintainer),
         )
     )
 
@@ -591,11 +629,12 @@ def _vpn_client(e2e: E2E, maintainer: str) -> Iterator[VpnClient]:
         for sub in ("swanctl/x509", "swanctl/x509ca", "swanctl/private"):
             (d / sub).mkdir(parents=True, mode=0o700)
         _issue_maintainer_cert(d / "swanctl", maintainer, _pki_dir(e2e))
-        _vpn_config(d, maintainer)
+        (d / "strongswan.conf").write_text(_STRONGSWAN_CONF.substitute(dir=d))
         argv = ["ip", "netns", "exec", laptop.ns, "/usr/sbin/charon-systemd"]
         client.proc = subprocess.Popen(argv, env=client.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                        start_new_session=True)  # fmt: skip
         wait_for(lambda: (d / "charon.vici").exists() or client.proc.poll() is not None, 15, 0.2)  # type: ignore[union-attr]
+        _vpn_config(e2e, d, maintainer)
         loaded = client.swanctl("--load-all", "--file", str(d / "swanctl" / "swanctl.conf"))
         up = client.swanctl("--initiate", "--child", "maintenance", "--timeout", "30")
         said = (loaded.stdout + loaded.stderr + up.stdout + up.stderr).splitlines()
