@@ -27,11 +27,14 @@ CSU_NODES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("csu-fw", ()),
     ("csu-radius", ("csu-pki", "csu-ntp", "csu-dns")),
     ("csu-rec-01", ()),
+    ("csu-rec-02", ()),  # the plan splits the cameras between two recorders
     ("csu-log", ("csu-ids",)),
     ("csu-bastion", ()),
     ("csu-vpn", ()),
     ("csu-relay", ()),
 )
+
+VPN_POOL_ZONE = "maintenance_vpn"  # the CSU zone of the maintainers' VPN pool
 
 # The outside world (not in the plan). Internet core links use 198.18.0.0/15 (RFC 2544).
 INET_LAN = "198.18.0.0/24"
@@ -231,6 +234,11 @@ def build_topology(plan: Plan, sites: tuple[str, ...] | None = None) -> Topology
     fw_host = plan.host("csu-fw")
     fw_zone = fw_host.zone_id.split(":", 1)[1]
     for zone, cidr in sorted(csu_zones.items()):
+        if zone == VPN_POOL_ZONE:
+            # The maintainers' addresses are handed out by the concentrator (its IKE pool) and live
+            # behind it, not on a segment of the firewall: csu-fw routes the pool to csu-vpn.
+            routes.append(Route(fw, cidr, plan.host("csu-vpn").ip))
+            continue
         br = ifname(f"z-{zone}")
         bridges.append(br)
         gw_ip = _host(cidr, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_interface, ip_network
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from segmenting.api import load_plan
 from segmenting.lab import access
 from segmenting.lab.names import IFNAMSIZ, MGMT_CIDR, LabPaths, ifname
 from segmenting.lab.portd import parse_radclient
-from segmenting.lab.topology import build_topology, pick_sites
+from segmenting.lab.topology import Route, build_topology, pick_sites
 from segmenting.plan import Plan
 
 DEPLOYMENT = Path(__file__).resolve().parents[2] / "inventory" / "ingeagglo"
@@ -28,6 +29,23 @@ def test_default_sites_are_one_per_transport(plan: Plan) -> None:
     for s in sites:  # each picked site shows both authentication methods
         auths = {c.auth for c in plan.cameras if c.site == s}
         assert auths == {"eap-tls", "mab"}
+
+
+def test_every_recorder_of_the_plan_is_a_node(plan: Plan) -> None:
+    """The plan splits the cameras between recorders: each records its share in the lab too."""
+    recorders = {h.id for h in plan.hosts if h.kind == "recorder"}
+    assert len(recorders) > 1 and recorders <= {n.id for n in build_topology(plan).nodes}
+
+
+def test_the_maintainers_pool_lives_behind_the_concentrator(plan: Plan) -> None:
+    """csu-fw routes the VPN pool to csu-vpn and owns no address in it (it held the pool's first
+    address, which the concentrator also hands to the first maintainer: replies never left csu-fw)."""
+    topo = build_topology(plan)
+    pool = ip_network(plan.csu.zones["maintenance_vpn"])
+    fw = next(n.ns for n in topo.nodes if n.id == "csu-fw")
+    assert Route(fw, str(pool), plan.host("csu-vpn").ip) in topo.routes
+    owned = [a for link in topo.links for i in (link.a, link.b) if i.ns == fw for a in i.addrs]
+    assert not [a for a in owned if ip_interface(a).ip in pool], owned
 
 
 def test_more_sites_cycle_transports(plan: Plan) -> None:
