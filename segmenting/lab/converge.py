@@ -60,6 +60,11 @@ def run_playbook(inventory: Path, deployment: Path, *extra: str, playbook: Path 
         "ANSIBLE_PIPELINING": "1",
         "ANSIBLE_FORKS": "12",
         "ANSIBLE_NOCOLOR": "1",
+        # Facts survive between the lab's runs (the nodes live for one lab, the cache with them):
+        # a converge of an unchanged lab does not pay fact gathering again.
+        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(inventory.parent / "facts"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     argv = [
