@@ -202,6 +202,9 @@ def test_logoff_and_link_down_close_the_port(lab_network: Lab) -> None:
     lab_network.ns(cam.ns, "ip", "link", "set", "eth0", "down")
     assert wait_for(lambda: state() == "closed", 15), lab_network.ports(FIBER.id)[dev]
     lab_network.ns(cam.ns, "ip", "link", "set", "eth0", "up")
+    # Link down took the camera's default route with it; the camera sets it again on link up, as
+    # a real one does (without it, the rest of the session saw this camera cut from the CSU).
+    lab_network.ns(cam.ns, "ip", "route", "replace", "default", "via", cam.gateway)
     assert wait_for(lambda: state() == "authorized", 60), lab_network.ports(FIBER.id)[dev]
 
 
