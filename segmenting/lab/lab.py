@@ -7,6 +7,7 @@ state file *before* it is created, so ``down`` after a failed ``up`` still finds
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
@@ -26,7 +27,7 @@ from segmenting.lab.state import LabState, load, save
 from segmenting.lab.topology import Iface, Link, Node, Switch, Topology, build_topology, pick_sites
 from segmenting.plan import Plan
 from segmenting.render._switch import radius_key
-from segmenting.render.registry import RENDERERS
+from segmenting.render.registry import RENDERERS, render_all
 from segmenting.render.secrets import GeneratedSecrets
 
 Progress = Callable[[str], None]
@@ -209,10 +210,8 @@ def _build(topo: Topology, paths: LabPaths, r: Runner, st: LabState, progress: P
 
 
 def _every_secret(plan: Plan, secrets: GeneratedSecrets) -> None:
-    for renderer in RENDERERS:
-        if renderer.needs_secrets:
-            for device in renderer.devices(plan):
-                renderer.render(plan, device, secrets)
+    # Rendering once is what asks the provider for each secret; the files themselves are dropped.
+    collections.deque(render_all(plan, secrets, [r.name for r in RENDERERS if r.needs_secrets]), maxlen=0)
 
 
 def _pki(topo: Topology, paths: LabPaths, r: Runner) -> None:

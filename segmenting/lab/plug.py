@@ -56,10 +56,8 @@ def plug(topo: Topology, paths: LabPaths, r: Runner, where: str) -> str:
             r, Link(Iface(ns, "eth0", (), ATTACKER_MAC), Iface(sw.ns, dev), ovs_tag=sw.vlans["unused"], closed=True)
         )
         # A new cable is a new netdev: re-add the OVS port (closed) and restart the port's hostapd.
-        # protected like every access port of the lab switch (switches.add_ports): a re-added port
-        # without it let the camera behind it reach the site's other cameras (ANSSI-PG075-R34).
-        r.run(["ovs-vsctl", "--if-exists", "del-port", switches.BRIDGE, dev, "--", "add-port", switches.BRIDGE, dev,
-               f"tag={sw.vlans['unused']}", "protected=true"], ns=sw.ns, env=env)  # fmt: skip
+        r.run(["ovs-vsctl", "--if-exists", "del-port", switches.BRIDGE, dev, "--", *switches.access_port(sw, dev)],
+              ns=sw.ns, env=env)  # fmt: skip
         r.run(["ovs-ofctl", "add-flow", switches.BRIDGE, switches.close_flow(dev)], ns=sw.ns, env=env)
         old = [p for p in st.procs if p.what == f"hostapd:{sw.id}:{dev}"]
         r.stop(old, grace=3)
@@ -111,8 +109,7 @@ def unplug(paths: LabPaths, r: Runner, topo: Topology | None = None) -> None:
                 ),
             )
             r.run(["ip", "-n", cam.ns, "route", "replace", "default", "via", cam.gateway])
-            r.run(["ovs-vsctl", "add-port", switches.BRIDGE, dev, f"tag={sw.vlans['unused']}", "protected=true"],
-                  ns=sw.ns, env=env)  # fmt: skip
+            r.run(["ovs-vsctl", *switches.access_port(sw, dev)], ns=sw.ns, env=env)
             r.run(["ovs-ofctl", "add-flow", switches.BRIDGE, switches.close_flow(dev)], ns=sw.ns, env=env)
             secret = (paths.switch(sw.id) / "radius.secret").read_text().strip()
             switches.start_hostapd(r, sw, dev, paths, state=st, secret=secret)

@@ -67,17 +67,22 @@ def start_ovs(r: Runner, sw: Switch, paths: LabPaths, state: LabState) -> None:
            "--", "set", "bridge", BRIDGE, "other_config:forward-bpdu=false"], ns=sw.ns, env=e)  # fmt: skip
 
 
+def access_port(sw: Switch, dev: str) -> list[str]:
+    """``ovs-vsctl`` arguments adding a camera-side access port, closed (unused VLAN) and protected:
+    no camera-to-camera traffic, as the plan's switches do (ANSSI-PG075-R34; the ovs renderer and
+    `switchport protected` on IOS): NORMAL never forwards between two protected ports. Every
+    (re-)added access port goes through here, the ports plug re-adds included."""
+    return ["add-port", BRIDGE, dev, f"tag={sw.vlans['unused']}", "protected=true"]
+
+
 def add_ports(r: Runner, sw: Switch, paths: LabPaths) -> None:
     """Uplinks, camera ports (closed), the mirror toward the IDS sensor, the management port."""
     e = env(paths, sw)
     cmd = ["ovs-vsctl", "--timeout=30"]
     for dev, vlan in sw.uplinks:
         cmd += ["--", "add-port", BRIDGE, dev, f"tag={vlan}"]
-    unused = sw.vlans["unused"]
     for p in sw.ports:
-        # protected: no camera-to-camera traffic, as the plan's switches do (ANSSI-PG075-R34; the
-        # ovs renderer and `switchport protected` on IOS): NORMAL never forwards between two of them.
-        cmd += ["--", "add-port", BRIDGE, p.dev, f"tag={unused}", "protected=true"]
+        cmd += ["--", *access_port(sw, p.dev)]
     cmd += [
         "--",
         "add-port",
