@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -13,9 +11,10 @@ from typing import Any
 
 from segmenting.api import load_plan
 from segmenting.errors import EXIT_CHECK_FAILED, EXIT_OK, CloisonError, UsageError
-from segmenting.image import pack, site
+from segmenting.image import site
 from segmenting.image.build import ROLES, build
 from segmenting.image.configure import NspawnAnsibleConfigurer
+from segmenting.image.install import install
 from segmenting.image.reproducible import compare_builds
 from segmenting.image.verify import allowed_signers, generate_key, verify_image
 
@@ -73,26 +72,8 @@ def site_values(args: argparse.Namespace, role: str) -> dict[str, Any] | None:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    manifest = verify_image(args.folder, args.signers, args.identity)
-    values = site_values(args, manifest.role)
-    target: Path = args.target
-    if target.exists() and any(target.iterdir()):
-        raise CloisonError(f"{target} is not empty: install into an empty folder or a fresh partition")
-    target.mkdir(parents=True, exist_ok=True)
-    decompress = subprocess.Popen(
-        ["zstd", "-q", "-d", "-c", str(args.folder / pack.ROOTFS_TAR)], stdout=subprocess.PIPE
-    )
-    untar = subprocess.run(
-        ["tar", "--numeric-owner", "--xattrs", "-xpf", "-", "-C", str(target)], stdin=decompress.stdout, check=False
-    )
-    if decompress.wait() != 0 or untar.returncode != 0:
-        raise CloisonError(f"extracting {manifest.image} into {target} failed")
-    if values is not None:
-        site_dir = target / "etc/cloison"
-        site_dir.mkdir(parents=True, exist_ok=True)
-        (site_dir / "site.json").write_text(json.dumps(values, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        (site_dir / "site.json").chmod(0o600)
-    print(f"installed {manifest.image} into {target}; host keys are generated on first boot")
+    manifest = install(args.folder, args.signers, args.identity, args.target, lambda m: site_values(args, m.role))
+    print(f"installed {manifest.image} into {args.target}; host keys are generated on first boot")
     return EXIT_OK
 
 

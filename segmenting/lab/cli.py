@@ -1,4 +1,4 @@
-"""``cloison lab up DIR [--sites N]``, ``cloison lab status``, ``cloison lab down``, ``cloison lab plug``."""
+"""``cloison lab up DIR [--sites N]``, ``status``, ``down``, ``plug``, ``attach-image``, ``detach-image``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from segmenting.commands import table
 from segmenting.errors import EXIT_OK, CloisonError, UsageError
-from segmenting.lab import lab, plug
+from segmenting.lab import images, lab, plug
 from segmenting.lab.converge import run_playbook
 from segmenting.lab.names import default_paths
 from segmenting.lab.run import SubprocessRunner
@@ -75,6 +75,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if prow:
         print("\nCamera ports (802.1X / MAB)")
         table(prow, ["switch", "port", "device", "state", "method", "vlan", "mac", "note"], sys.stdout)
+    attached: dict[str, dict[str, str]] = info["images"]  # type: ignore[assignment]
+    if attached:
+        print("\nAttached images")
+        table([[n, a["host"], a["role"], a["mgmt_ip"]] for n, a in attached.items()], ["name", "as", "role", "address"],
+              sys.stdout)  # fmt: skip
     print(f"\nmemory (PSS of every process in the lab's namespaces): {info['memory_total_mib']} MiB")
     return EXIT_OK
 
@@ -103,6 +108,19 @@ def cmd_unplug(args: argparse.Namespace) -> int:
     topo = lab.topology_for(Path(st.folder), len(st.sites)) if st.folder else None
     with lab.exclusive():
         plug.unplug(paths, SubprocessRunner(verbose=args.verbose), topo)
+    return EXIT_OK
+
+
+def cmd_attach_image(args: argparse.Namespace) -> int:
+    _root()
+    r = SubprocessRunner(verbose=args.verbose)
+    images.attach(default_paths(), r, args.image, signers=args.signers, identity=args.identity, host=args.host)
+    return EXIT_OK
+
+
+def cmd_detach_image(args: argparse.Namespace) -> int:
+    _root()
+    images.detach(default_paths(), SubprocessRunner(verbose=args.verbose), args.name)
     return EXIT_OK
 
 
@@ -135,5 +153,19 @@ def register(sub: Any) -> None:
     un = lsub.add_parser("unplug", help="remove the attacker")
     un.add_argument("actor", choices=["attacker"])
     un.set_defaults(func=cmd_unplug)
-    for sp in (up, conv, down, status, pl, un):
+    att = lsub.add_parser(
+        "attach-image",
+        help="boot a built image as a lab node, as the plan host it becomes",
+        description="Verify the image, install it with the plan's first-boot values for --host, boot it on the "
+        "lab's management network as img-HOST (ssh_config, known_hosts, inventory; cloison audit --hosts img-HOST).",
+    )
+    att.add_argument("image", type=Path, metavar="FOLDER", help="image folder (cloison image build -o …/ROLE)")
+    att.add_argument("--signers", type=Path, required=True, help="allowed_signers file of the deployment")
+    att.add_argument("--identity", default="cloison-images", help="signer identity in allowed_signers")
+    att.add_argument("--host", required=True, help="plan host the image becomes, e.g. gw-s-puy-sorel-1")
+    att.set_defaults(func=cmd_attach_image)
+    det = lsub.add_parser("detach-image", help="power off and remove an attached image")
+    det.add_argument("name", metavar="NAME", help="img-HOST (or HOST) as attach-image named it")
+    det.set_defaults(func=cmd_detach_image)
+    for sp in (up, conv, down, status, pl, un, att, det):
         sp.add_argument("-v", "--verbose", action="store_true", help="show every command")

@@ -322,4 +322,14 @@ def status(paths: LabPaths) -> dict[str, object]:
         "memory_mib": mem,
         "memory_total_mib": round(sum(mem.values()), 1),
         "plugged": st.plugged,
+        "images": _images(paths),
     }
+
+
+def _images(paths: LabPaths) -> dict[str, dict[str, str]]:
+    # images.json is written by segmenting.lab.images (attach-image), which imports this module.
+    try:
+        data: dict[str, dict[str, str]] = json.loads(paths.images.read_text())
+    except FileNotFoundError:
+        return {}
+    return data

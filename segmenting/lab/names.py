@@ -73,6 +73,11 @@ class LabPaths:
         return self.root / "secrets.json"
 
     @property
+    def images(self) -> Path:
+        """Appliance images attached to the running lab (``cloison lab attach-image``)."""
+        return self.root / "images.json"
+
+    @property
     def pki(self) -> Path:
         return self.root / "pki"
 

@@ -107,7 +107,8 @@ def host_key(paths: LabPaths, node_id: str) -> str:
     return f"{pub[0]} {pub[1]}"
 
 
-def boot(r: Runner, node: Node, paths: LabPaths, state: LabState) -> Proc:
+def boot(r: Runner, node: Node, paths: LabPaths, state: LabState, *, hostname: str | None = None) -> Proc:
+    """Start the node's container; ``hostname`` when it is not the node's id (an attached image)."""
     root = paths.node(node.id) / "root"
     cgroups = node_cgroups(node.id)
     for cg in cgroups:
@@ -117,7 +118,7 @@ def boot(r: Runner, node: Node, paths: LabPaths, state: LabState) -> Proc:
     nspawn = [
         "systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
         "--capability=CAP_NET_ADMIN", f"--network-namespace-path=/run/netns/{node.ns}",
-        f"--directory={root}", f"--machine=cl-{node.id}", f"--hostname={node.id}",
+        f"--directory={root}", f"--machine=cl-{node.id}", f"--hostname={hostname or node.id}",
         "--console=passive", "--link-journal=no",
         "--resolv-conf=off", "--timezone=off",
         # strongSwan's kernel-libipsec and wireguard-go need a TUN device (the kernel has no IPsec).

@@ -1,7 +1,8 @@
 """Conformance checks against the lab: which hosts, how to reach them, what the plan expects.
 
 Hosts are the lab's managed nodes (``segmenting.lab.topology``, derived from the plan, so the
-checks are collected the same with or without a running lab); each check runs on the nodes
+checks are collected the same with or without a running lab), and the appliance images attached
+to it (``segmenting.lab.images``); each check runs on the nodes
 playing a plan host kind its controls apply to (``applies_to`` in the catalog). Connections go
 through testinfra's ``ssh://`` backend with the lab's ssh_config. Every check is read-only.
 
@@ -38,6 +39,7 @@ from segmenting.conformance.pytest_plugin import (
 from segmenting.conformance.pytest_plugin import (
     pytest_configure as _plugin_configure,
 )
+from segmenting.lab import images as lab_images
 from segmenting.lab import state as lab_state
 from segmenting.lab.names import LabPaths, default_paths
 from segmenting.lab.topology import Topology, build_topology
@@ -116,6 +118,12 @@ def lab_nodes(config: pytest.Config) -> list[NodeSpec]:
         nodes = [
             NodeSpec(n.id, n.plays, tuple(sorted({plan.host(h).kind for h in n.plays})), n.site, n.mgmt_ip)
             for n in lab_topology(config).nodes
+        ]
+        # Appliance images attached to the lab (`cloison lab attach-image`) are audited as the plan
+        # host each one becomes, reached like the nodes through the lab's ssh_config.
+        nodes += [
+            NodeSpec(a.name, (a.host,), (plan.host(a.host).kind,), plan.host(a.host).site, a.mgmt_ip)
+            for a in lab_images.attached(lab_paths(config)).values()
         ]
     return [n for n in nodes if not only or n.name in only]
 
