@@ -168,6 +168,10 @@ if sys.argv[1] == "--addresses":
         subprocess.run(["ip", "addr", "replace", entry["address"], "dev", entry["interface"]], check=True)
     sys.exit(0)
 write("/etc/hostname", site["hostname"] + "\\n", 0o644)
+# mmdebstrap's minbase ships no /etc/hosts: without the name there, every sudo warns that it
+# cannot resolve the host (Debian's own layout: the host name on 127.0.1.1).
+write("/etc/hosts", "127.0.0.1 localhost\\n127.0.1.1 " + site["hostname"] + "\\n"
+      "::1 localhost ip6-localhost ip6-loopback\\n", 0o644)
 if not ROOT:
     subprocess.run(["hostname", site["hostname"]], check=False)
 # The deployment's administrator keys go to the named account: root has none and may not log in.

@@ -356,6 +356,7 @@ def test_firstboot_script_applies_hostname_keys_and_sshd_addresses(tmp_path: Pat
     proc = subprocess.run(["python3", str(script), str(site)], capture_output=True, text=True, check=False, env=env)
     assert proc.returncode == 0, proc.stderr
     assert (fake / "etc/hostname").read_text() == "gw-x\n"
+    assert "127.0.1.1 gw-x\n" in (fake / "etc/hosts").read_text()
     keys = fake / "home/cloison-admin/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAA one\nssh-ed25519 BBBB two\n"
     assert keys.stat().st_mode & 0o777 == 0o600

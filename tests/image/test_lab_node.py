@@ -104,6 +104,7 @@ def test_image_node_is_the_plan_gateway_on_the_lab_network(image_node: images.At
     # is the one the image generated at its first boot.
     out = _ssh(lab, image_node.name, as_root("hostname; ls /etc/ssh/ssh_host_ed25519_key; ip -br -4 addr show mgmt0"))
     assert out.returncode == 0, out.stderr
+    assert "unable to resolve host" not in out.stderr  # first boot put the name in /etc/hosts
     plan_ip = lab.plan.host(gateway).ip
     assert out.stdout.split()[:2] == [gateway, "/etc/ssh/ssh_host_ed25519_key"]
     assert any(a.startswith(f"{plan_ip}/") for a in out.stdout.split()[2:]), out.stdout
