@@ -95,7 +95,7 @@ def attach(
             return _attach(paths, r, st, folder, trust=(signers, identity), host=host, progress=progress)
         except BaseException:
             save(paths.state, st)  # what _attach recorded before it failed, so that it is undone
-            _detach(paths, r, name)
+            _detach(paths, r, name, keep_log=True)  # its console says why it failed; `lab down` removes it
             raise
 
 
@@ -169,7 +169,7 @@ def detach(paths: LabPaths, r: Runner, host: str, progress: Progress = print) ->
     return took
 
 
-def _detach(paths: LabPaths, r: Runner, name: str) -> float:
+def _detach(paths: LabPaths, r: Runner, name: str, *, keep_log: bool = False) -> float:
     """Undo whatever part of :func:`_attach` happened (also after it failed half-way)."""
     started = time.monotonic()
     st = load(paths.state)
@@ -186,6 +186,8 @@ def _detach(paths: LabPaths, r: Runner, name: str) -> float:
     access.unregister(paths, name)
     if not r.dry_run:
         shutil.rmtree(paths.node(name), ignore_errors=True)
+        if not keep_log:
+            nodes.console_log(paths, name).unlink(missing_ok=True)
     st.procs = [p for p in st.procs if p.what != what]
     st.netns = [n for n in st.netns if n != ns]
     st.created_dirs = [d for d in st.created_dirs if d not in mine]

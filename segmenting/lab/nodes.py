@@ -129,7 +129,11 @@ def boot(r: Runner, node: Node, paths: LabPaths, state: LabState, *, hostname: s
     # /proc/sys/net must be writable inside (roles set ip_forward, rp_filter…); it is the node's own
     # network namespace, so this changes nothing on the machine. The rest of /proc/sys stays read-only.
     env = {"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
-    return state.add_proc(r.spawn(argv, what=f"node:{node.id}", log=paths.logs / f"{node.id}.console", env=env))
+    return state.add_proc(r.spawn(argv, what=f"node:{node.id}", log=console_log(paths, node.id), env=env))
+
+
+def console_log(paths: LabPaths, node_id: str) -> Path:
+    return paths.logs / f"{node_id}.console"
 
 
 def wait_ssh(host: str, deadline: float, port: int = 22) -> None:
