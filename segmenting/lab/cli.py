@@ -147,7 +147,7 @@ def register(sub: Any) -> None:
     status.set_defaults(func=cmd_status)
     pl = lsub.add_parser("plug", help="plug the attacker into a camera port or the internet side")
     pl.add_argument("actor", choices=["attacker"])
-    pl.add_argument("--port", metavar="SITE:PORT", help="a switch port, e.g. s-puy-sorel-1:5")
+    pl.add_argument("--port", metavar="SITE:PORT", help="a switch port, e.g. s-montclar-d-ingre-2:5")
     pl.add_argument("--internet", action="store_true", help="the internet side instead")
     pl.set_defaults(func=cmd_plug)
     un = lsub.add_parser("unplug", help="remove the attacker")

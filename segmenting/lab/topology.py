@@ -171,7 +171,9 @@ def pick_sites(plan: Plan, count: int = 3) -> tuple[str, ...]:
     """``count`` sites cycling fiber, VDSL, cellular; within a transport the smallest sites first.
 
     Small sites keep the lab light; a site with a MAB camera is preferred so that every picked
-    site shows both authentication methods.
+    site shows both authentication methods. The first transport that has a site holding cameras
+    the State convention shares starts with its smallest such site: without one, the lab has no
+    camera the State may read through the relay, and the convention's path goes untested.
     """
     cameras = {c.id: c for c in plan.cameras}
 
@@ -180,6 +182,13 @@ def pick_sites(plan: Plan, count: int = 3) -> tuple[str, ...]:
         return (0 if has_mab else 1, len(site.cameras), site.id)
 
     by_transport = {t: sorted((s for s in plan.sites if s.transport == t), key=key) for t in TRANSPORT_ORDER}
+    shared = set(plan.state.shared_cameras)
+    for t in TRANSPORT_ORDER:
+        sharing = next((s for s in by_transport[t] if shared & set(s.cameras)), None)
+        if sharing is not None:
+            by_transport[t].remove(sharing)
+            by_transport[t].insert(0, sharing)
+            break
     picked: list[str] = []
     round_ = 0
     while len(picked) < count:

@@ -31,6 +31,16 @@ def test_default_sites_are_one_per_transport(plan: Plan) -> None:
         assert auths == {"eap-tls", "mab"}
 
 
+def test_default_sites_hold_a_camera_the_state_shares(plan: Plan) -> None:
+    """Without one, the State's read through the relay has nothing to read in the lab; the
+    smallest sharing site is taken, so the lab grows no more than it must."""
+    sites = pick_sites(plan)
+    shared = set(plan.state.shared_cameras)
+    assert [s for s in sites if shared & set(plan.site(s).cameras)] == [sites[0]]
+    sharing = [s for s in plan.sites if s.transport == plan.site(sites[0]).transport and shared & set(s.cameras)]
+    assert len(plan.site(sites[0]).cameras) == min(len(s.cameras) for s in sharing)
+
+
 def test_every_recorder_of_the_plan_is_a_node(plan: Plan) -> None:
     """The plan splits the cameras between recorders: each records its share in the lab too."""
     recorders = {h.id for h in plan.hosts if h.kind == "recorder"}
