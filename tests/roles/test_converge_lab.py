@@ -9,11 +9,13 @@ conformance audit then reads. Timings go to ``out/roles-converge.json`` (bench/r
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from segmenting.lab.converge import Run, parse_recap
+from segmenting.lab.converge import Run, parse_recap, run_playbook
+from segmenting.lab.pytest_plugin import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,3 +66,30 @@ def test_second_converge_changes_nothing(converged: dict[str, Run]) -> None:
 def test_check_mode_after_converge_shows_nothing_to_change(converged: dict[str, Run]) -> None:
     run = converged["check"]
     assert run.recap and not _not_clean(run), run.output[-8000:]
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_second_converge_takes_the_fast_path_on_every_role(converged: dict[str, Run]) -> None:
+    """Each role of each host ended after its state check: nothing moved since the first run."""
+    run = converged["second"]
+    ran = run.output.count("Is this host still as the role's last converge left it")
+    skipped = run.output.count("Nothing moved since the last converge")
+    assert ran and skipped == ran, run.output[-6000:]
+    assert "Record what the role left on this host" not in run.output, run.output[-6000:]
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_a_converge_repairs_drift_the_fast_path_sees(converged: dict[str, Run], lab: Lab) -> None:
+    """A hand edit of a file a role owns (chrony's configuration on a site gateway) is drift:
+    the next converge of that host runs the role in full and puts the file back."""
+    host = sorted(n.id for n in lab.topology.nodes if n.id.startswith("gw-") and n.id in converged["first"].recap)[0]
+    conf = "/etc/chrony/chrony.conf"
+    before = lab.ssh(host, f"sha256sum {conf}").stdout.split()[0]
+    lab.ssh(host, f"echo 'server 192.0.2.1 iburst' >> {conf}")
+    assert lab.ssh(host, f"sha256sum {conf}").stdout.split()[0] != before
+    folder = Path(os.environ.get("CLOISON_LAB_DEPLOYMENT", ROOT / "inventory" / "ingeagglo"))
+    run = run_playbook(lab.paths.inventory, folder, "-l", host)
+    assert not run.failed_hosts and run.recap.get(host, {}).get("changed", 0) >= 1, run.output[-6000:]
+    assert lab.ssh(host, f"sha256sum {conf}").stdout.split()[0] == before, run.output[-6000:]
