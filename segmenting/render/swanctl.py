@@ -9,11 +9,12 @@ behind CGNAT and the lab's userspace ESP (kernel-libipsec) only speaks ESP-in-UD
 
 - site side (``gw-<site>``): one connection to the CSU concentrator; traffic selectors are the
   site's camera and management subnets ↔ exactly the CSU addresses the site's flows reach;
-- concentrator side (the ``vpn`` host): the mirror connection per site, and ``maintenance``:
-  maintainers authenticate with a certificate **and** a second factor (EAP-RADIUS round, the
-  RADIUS server checks the TOTP; RFC 4739 multiple authentication), get an address from the
-  ``maintenance_vpn`` pool, and reach the management subnets of their sites only (ANSSI PA-022
-  R49, R62). The eap-radius plugin settings go in ``strongswan.d/charon/eap-radius.conf``.
+- concentrator side (the ``vpn`` host): the mirror connection per site, and one
+  ``maintenance-<maintainer>`` connection per maintainer: a certificate naming that maintainer
+  **and** a second factor checked for that same maintainer (EAP-RADIUS round with a fixed
+  ``eap_id``, the RADIUS server checks the TOTP; RFC 4739 multiple authentication), an address
+  from the ``maintenance_vpn`` pool, and the management subnets of that maintainer's sites only
+  (ANSSI PA-022 R49, R62). The eap-radius plugin settings go in ``strongswan.d/charon/eap-radius.conf``.
 
 Userspace ESP (``swanctl-site-libipsec``, ``swanctl-csu-libipsec``: the lab, whose kernel has no
 IPsec): strongSwan's kernel-libipsec routes each outbound policy through its TUN device with a
@@ -210,10 +211,14 @@ def _render_csu(plan: Plan, device: str, secrets: SecretsProvider, esp: str) -> 
             plan, site.id, (plan.csu.vpn_endpoint, site.gateway.wan_ip or "%any"), (device, site.gateway.id),
             _child(site.id, _csu_side(plan, _site_remote(plan, site), esp), _site_local(site), "none"),
         )  # fmt: skip
-    maint_ts = _collapse([site_by_id(plan, s).subnets["site_mgmt"] for m in plan.maintainers for s in m.sites])
-    if plan.maintainers:
+    # One connection per maintainer: charon picks it by the certificate's identity (IDi), and its
+    # fixed eap_id makes the RADIUS round check *that* maintainer's TOTP code, whatever EAP identity
+    # the client claims. A certificate with someone else's code is refused, and each maintainer's
+    # child reaches the management subnets of their own sites only (ANSSI PA-022 R49, R62).
+    for m in plan.maintainers:
+        maint_ts = _collapse([site_by_id(plan, s).subnets["site_mgmt"] for s in m.sites])
         lines += [
-            "\tmaintenance {",
+            f"\tmaintenance-{m.id} {{",
             "\t\tversion = 2",
             f"\t\tlocal_addrs = {plan.csu.vpn_endpoint}",
             f"\t\tpools = {POOL}",
@@ -227,12 +232,12 @@ def _render_csu(plan: Plan, device: str, secrets: SecretsProvider, esp: str) -> 
             "\t\t}",
             "\t\tremote-cert {",
             "\t\t\tauth = pubkey",
-            f"\t\t\tid = {_dn(plan, '*', 'maintainers')}",
+            f"\t\t\tid = {_dn(plan, m.id, 'maintainers')}",
             f"\t\t\tcacerts = {CA_CERT}",
             "\t\t}",
             "\t\tremote-otp {",
             "\t\t\tauth = eap-radius",
-            "\t\t\teap_id = %any",
+            f"\t\t\teap_id = {m.id}",
             "\t\t}",
             "\t\tchildren {",
             *_child("maintenance", _csu_side(plan, maint_ts, esp), ["dynamic"], "none"),

@@ -110,9 +110,14 @@ def test_concentrator_loads_every_site_and_the_maintainers(plan: Plan, workdir: 
     files = [(f.path, f.text) for f in swanctl.render_csu(plan, "csu-vpn", FakeSecrets())]
     out = _load(plan, "csu-vpn", files, workdir)
     tunnelled = [s for s in plan.sites if s.tunnelled]
-    assert f"successfully loaded {len(tunnelled) + 1} connections, 0 unloaded" in out, out[-3000:]
+    conns = len(tunnelled) + len(plan.maintainers)  # one connection per maintainer
+    assert f"successfully loaded {conns} connections, 0 unloaded" in out, out[-3000:]
     assert "loaded pool 'maintenance_vpn'" in out
-    assert "remote EAP_RADIUS authentication" in out, "maintainers need a second factor"
+    assert out.count("remote EAP_RADIUS authentication") == len(plan.maintainers), "maintainers need a second factor"
+    for m in plan.maintainers:
+        # The certificate and the second factor name the same maintainer (no code of someone else).
+        conn = out.split(f"maintenance-{m.id}:", 1)[1].split("\n\n", 1)[0]
+        assert f"CN={m.id}, OU=maintainers" in conn and f"eap_id: {m.id}" in conn, conn
     problems = [
         line for line in out.splitlines()
         if "failed" in line and not line.startswith(("plugin '", "opening directory"))

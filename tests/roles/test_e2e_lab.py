@@ -608,23 +608,25 @@ def _maintenance_ts(e2e: E2E) -> str:
     return found.group(1)
 
 
-def _vpn_config(e2e: E2E, d: Path, maintainer: str) -> None:
+def _vpn_config(e2e: E2E, d: Path, maintainer: str, code_of: str) -> None:
     """swanctl.conf, with the code of the current 30 s step: written just before it is loaded
-    and the connection initiated (FreeRADIUS 3.2.1's rlm_totp accepts the current step only)."""
+    and the connection initiated (FreeRADIUS 3.2.1's rlm_totp accepts the current step only).
+    ``code_of`` is the maintainer whose EAP identity and code are sent (the certificate's own,
+    unless a test plays someone holding a certificate and another maintainer's code)."""
     (d / "swanctl" / "swanctl.conf").write_text(
         _SWANCTL_CONF.substitute(
             vpn=PLAN.csu.vpn_endpoint,
             dn=f"CN={maintainer}, OU=maintainers, O={PLAN.deployment}",
-            maintainer=maintainer,
+            maintainer=code_of,
             deployment=PLAN.deployment,
             remote_ts=_maintenance_ts(e2e),
-            otp=_maintainer_otp(e2e, maintainer),
+            otp=_maintainer_otp(e2e, code_of),
         )
     )
 
 
 @contextlib.contextmanager
-def _vpn_client(e2e: E2E, maintainer: str) -> Iterator[VpnClient]:
+def _vpn_client(e2e: E2E, maintainer: str, code_of: str | None = None) -> Iterator[VpnClient]:
     laptop = _eps()["laptop"]
     d = Path(tempfile.mkdtemp(prefix="cl-e2e-vpn-"))
     client = VpnClient(d, laptop.ns)
@@ -637,7 +639,7 @@ def _vpn_client(e2e: E2E, maintainer: str) -> Iterator[VpnClient]:
         client.proc = subprocess.Popen(argv, env=client.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                        start_new_session=True)  # fmt: skip
         wait_for(lambda: (d / "charon.vici").exists() or client.proc.poll() is not None, 15, 0.2)  # type: ignore[union-attr]
-        _vpn_config(e2e, d, maintainer)
+        _vpn_config(e2e, d, maintainer, code_of or maintainer)
         loaded = client.swanctl("--load-all", "--file", str(d / "swanctl" / "swanctl.conf"))
         up = client.swanctl("--initiate", "--child", "maintenance", "--timeout", "30")
         said = (loaded.stdout + loaded.stderr + up.stdout + up.stderr).splitlines()
@@ -694,6 +696,10 @@ def maintenance(e2e: E2E) -> dict[str, Any]:
     try:
         out["errors"] += [e for m in maintainers if (e := _window(e2e, m, "open"))]
         phase("open")
+        # Someone holding the first maintainer's certificate and another maintainer's valid code.
+        other = next(m.id for m in PLAN.maintainers if m.id != maintainers[0])
+        with _vpn_client(e2e, maintainers[0], code_of=other) as vpn:
+            out["impostor"] = {"other": other, "vip": vpn.vip, "output": vpn.output, "log": vpn.log()}
     finally:
         out["errors"] += [e for m in maintainers if (e := _window(e2e, m, "closed"))]
     phase("after")
@@ -727,6 +733,17 @@ def test_switch_ssh_only_through_the_vpn_while_a_window_is_open(maintenance: dic
     )
     through = maintenance["open"]["vpn"][switch]
     assert reached(through), f"through the VPN ({vpn['vip']}) with the window open, {switch} SSH: {through}"
+
+
+def test_a_certificate_with_another_maintainers_code_gets_no_vpn(maintenance: dict[str, Any]) -> None:
+    """The second factor is the certificate holder's own: the concentrator checks the TOTP code of
+    the maintainer the certificate names (fixed eap_id), whatever EAP identity the client claims."""
+    got = maintenance["impostor"]
+    assert maintenance["vpn"]["open"]["vip"], "the genuine maintainer's VPN must come up for this test to mean anything"
+    assert got["vip"] is None, (
+        f"{maintenance['maintainers'][0]}'s certificate with {got['other']}'s code got {got['vip']} from the pool: "
+        f"{got['output'][-800:]}"
+    )
 
 
 def test_maintenance_window_is_for_a_named_maintainer_only(e2e: E2E) -> None:
