@@ -538,9 +538,11 @@ socket-default vici eap-identity eap-md5 eap-gtc updown
 }
 """)
 
-# The maintainer's side of the renderer's `maintenance` connection (segmenting/render/swanctl.py):
-# certificate, then EAP-GTC carrying the TOTP code the RADIUS server checks (roles/radius), an
-# address from the pool.
+# The maintainer's side of the renderer's `maintenance-<maintainer>` connection
+# (segmenting/render/swanctl.py): certificate, then EAP-GTC carrying the TOTP code the RADIUS server
+# checks (roles/radius), an address from the pool. The concentrator fixes the EAP identity to the
+# certificate's maintainer and asks none, so the client names itself in the second round (`id`):
+# strongSwan looks its EAP secret up by that identity (else by its IP address, and finds none).
 _SWANCTL_CONF = Template("""\
 connections {
   maintenance {
@@ -556,6 +558,7 @@ connections {
     }
     local-otp {
       auth = eap-gtc
+      id = $maintainer
       eap_id = $maintainer
     }
     remote {
