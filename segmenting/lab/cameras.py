@@ -1,12 +1,12 @@
 """Cameras: a network namespace each, a real RTSP/RTP stream, a real 802.1X supplicant.
 
-The stream is one H.264 clip (5 minutes of ffmpeg's test pattern) generated once (cached) and
-replayed without re-encoding by :mod:`segmenting.lab.camera_rtsp` (gst-rtsp-server), which —
-unlike VLC's RTSP output — serves RTP interleaved over TCP, the only transport the plan's recorder
-flow allows. Each reader gets the clip from its start; a reader still connected after 5 minutes
-sees the end of the stream and reconnects, as recorders do. The server runs as ``nobody``; port
-554 is opened to it by lowering ``ip_unprivileged_port_start`` inside the camera's namespace only
-(a per-namespace sysctl).
+The stream is one H.264 clip (2 minutes of ffmpeg's test pattern, no B-frames) generated once
+(cached) and looped without re-encoding or end by :mod:`segmenting.lab.camera_rtsp`
+(gst-rtsp-server), which — unlike VLC's RTSP output — serves RTP interleaved over TCP, the only
+transport the plan's recorder flow allows. Each reader gets the clip from its start and then the
+clip again, timestamps running on, as long as it reads: a recorder never sees the stream end.
+The server runs as ``nobody``; port 554 is opened to it by lowering ``ip_unprivileged_port_start``
+inside the camera's namespace only (a per-namespace sysctl).
 EAP-TLS cameras run ``wpa_supplicant -D wired``; MAB cameras have no supplicant, as legacy
 cameras do, and are admitted by MAC.
 """
@@ -30,11 +30,12 @@ NOBODY = 65534
 
 
 def clip(r: Runner, cache: Path = CACHE_DIR) -> Path:
-    path = cache / "clip-640x360-300s.mp4"
+    path = cache / "clip-640x360-120s-nobf.mp4"
     if not path.exists():
         tmp = cache / "clip.partial.mp4"
         r.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=10",
-               "-t", "300", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "10", str(tmp)],
+               "-t", "120", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "0",
+               str(tmp)],
               timeout=300)  # fmt: skip
         if not r.dry_run:
             tmp.rename(path)
