@@ -53,8 +53,16 @@ ROLES: dict[str, ImageRole] = {
     for r in (
         ImageRole(
             "edge-gateway",
-            "a site's edge gateway: routing, nftables, IKEv2 tunnel, DHCP for cameras",
-            ("strongswan-swanctl", "charon-systemd", "libcharon-extra-plugins", "dnsmasq-base", "conntrack"),
+            "a site's edge gateway: routing, nftables, IKEv2 tunnel, DHCP for cameras, the site's IDS sensor",
+            (
+                "strongswan-swanctl",
+                "charon-systemd",
+                "libcharon-extra-plugins",
+                "dnsmasq-base",
+                "conntrack",
+                "python3-scapy",
+                "tcpdump",
+            ),
             ("edge_gateways",),
         ),
         ImageRole(

@@ -11,10 +11,11 @@ from typing import Any
 
 from segmenting.api import load_plan
 from segmenting.errors import EXIT_CHECK_FAILED, EXIT_OK, CloisonError, UsageError
-from segmenting.image import site
+from segmenting.image import seed, site
 from segmenting.image.build import ROLES, build
 from segmenting.image.configure import NspawnAnsibleConfigurer
 from segmenting.image.install import install
+from segmenting.image.manifest import Manifest
 from segmenting.image.reproducible import compare_builds
 from segmenting.image.verify import allowed_signers, generate_key, verify_image
 
@@ -72,8 +73,17 @@ def site_values(args: argparse.Namespace, role: str) -> dict[str, Any] | None:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
-    manifest = install(args.folder, args.signers, args.identity, args.target, lambda m: site_values(args, m.role))
-    print(f"installed {manifest.image} into {args.target}; host keys are generated on first boot")
+    def seed_for(manifest: Manifest, into: Path) -> None:
+        # Only for a plan host (--host): its site's files, from the inventory its site's playbooks use.
+        if args.host and manifest.role in seed.SEEDED_ROLES:
+            inventory = args.inventory or args.deployment
+            seed.render(inventory, args.deployment, args.host, into, container=args.container)
+
+    manifest = install(
+        args.folder, args.signers, args.identity, args.target, lambda m: site_values(args, m.role), seed=seed_for
+    )
+    seeded = " with its site's seed" if args.host and manifest.role in seed.SEEDED_ROLES else ""
+    print(f"installed {manifest.image} into {args.target}{seeded}; host keys are generated on first boot")
     return EXIT_OK
 
 
@@ -118,6 +128,10 @@ def register(sub: Any) -> None:
             p.add_argument("--interface", default="eth0", help="interface for the host's plan address")
             p.add_argument("--management-address", action="append", default=[],
                            help="another address the controller reaches it on (sshd binds it too)")  # fmt: skip
+            p.add_argument("--inventory", type=Path,
+                           help="inventory of the site's playbooks for the seed (default: --deployment)")  # fmt: skip
+            p.add_argument("--container", action="store_true",
+                           help="the appliance runs as a container: chronyd does not set the clock")  # fmt: skip
         p.set_defaults(func=func)
 
     p = isub.add_parser("compare", help="compare two builds file by file and say why files differ")

@@ -9,9 +9,15 @@ namespace and cgroup, ``lab0`` on the lab's management bridge (route in table 25
 It is then reached through the lab's own ssh_config, known_hosts and inventory, under the name
 ``img-<host>``, and audited with ``cloison audit --hosts img-<host>`` as that plan host.
 
+Before it boots, the image gets its site's seed (:mod:`segmenting.image.seed`): the files the
+site's roles write on that host in this lab — the ruleset (with the lab's management network, as
+the segmentation role adds it), chrony's servers, log forwarding over TLS with a certificate from
+the lab's CA, the IDS allowlist and unit — so it passes its role's checks without a converge.
+
 The plan host stays in the lab as it is: its node keeps its addresses and its switch port, so
-the image's plan-side interface (``mgmt0``, holding the plan address) is a veth whose other end
-is cabled to nothing — the image stands *beside* the gateway it becomes, not in its place.
+the image's plan-side interface (``mgmt0``, holding the plan address) and its mirror port
+(``span0``) are veths whose other ends are cabled to nothing — the image stands *beside* the
+gateway it becomes, not in its place.
 
 Everything is recorded where ``lab down`` already looks (the state's processes, namespaces and
 cgroups; the tree under ``nodes/``; ``images.json`` in the lab folder), so ``lab down`` removes
@@ -30,7 +36,7 @@ from pathlib import Path
 
 from segmenting.api import load_plan
 from segmenting.errors import UsageError
-from segmenting.image import site
+from segmenting.image import seed, site
 from segmenting.image.install import install
 from segmenting.image.manifest import Manifest
 from segmenting.lab import access, lab, netns, nodes
@@ -42,6 +48,7 @@ from segmenting.lab.topology import Iface, Link, Node, build_topology
 
 PREFIX = "img-"
 PLAN_IF = "mgmt0"  # the interface the lab's gateways hold their plan (site management) address on
+MIRROR_IF = "span0"  # the lab gateways' mirror port (the lab inventory's ids_sensor_interface)
 BOOT_WAIT = 120.0
 Progress = Callable[[str], None]
 
@@ -116,10 +123,17 @@ def _attach(
         # management address is how the controller reaches it, as ansible_host is on a site.
         return site.from_plan(plan, host, manifest.role, [pubkey], interface=PLAN_IF, management=[ip])
 
+    def seed_for(manifest: Manifest, into: Path) -> None:
+        # The site's files for the host, as its roles write them in this lab (the lab's inventory:
+        # the management network in the ruleset, the lab's CA, the mirror port's name).
+        if manifest.role in seed.SEEDED_ROLES:
+            seed.render(paths.inventory, Path(st.folder), host, into, container=True)
+
     root = paths.node(name) / "root"
-    manifest = install(folder, trust[0], trust[1], root, values_for)
+    manifest = install(folder, trust[0], trust[1], root, values_for, seed=seed_for)
+    seeded = " with its site's seed" if manifest.role in seed.SEEDED_ROLES else ""
     progress(f"{manifest.image} ({manifest.role}): signature and {len(manifest.artefacts)} checksums verified, "
-             f"installed as {host}")  # fmt: skip
+             f"installed as {host}{seeded}")  # fmt: skip
     record = Attached(name, host, manifest.role, manifest.image, ip)
     images[name] = record
     _save(paths, images)
@@ -134,6 +148,9 @@ def _attach(
     # The plan address needs an interface that is up; its other end is cabled to nothing (the
     # site's switch port belongs to the lab's own gateway node, which holds the same address).
     netns.add_link(r, Link(Iface(node.ns, PLAN_IF), Iface(FABRIC_NS, ifname(f"j-{name}"))))
+    if manifest.role in seed.SEEDED_ROLES:
+        # The IDS sensor of the seed listens on the mirror port, cabled to nothing here as well.
+        netns.add_link(r, Link(Iface(node.ns, MIRROR_IF), Iface(FABRIC_NS, ifname(f"k-{name}"))))
     nodes.boot(r, node, paths, st, hostname=host)
     save(paths.state, st)
     if r.dry_run:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -18,11 +20,14 @@ from segmenting.errors import EXIT_CHECK_FAILED, EXIT_INVALID, CloisonError, Usa
 from segmenting.image import pack, site
 from segmenting.image.build import FIRSTBOOT_SCRIPT, clean, private_keys
 from segmenting.image.debian import MIRRORS, list_prefix, snapshot
+from segmenting.image.install import install
 from segmenting.image.manifest import MANIFEST, Manifest, with_checksums
 from segmenting.image.reproducible import CAUSES, Entry, cause_of, compare_builds, tree_of_archive
 from segmenting.image.sbom import Component, debian_packages, sbom, sbom_for_rootfs
 from segmenting.image.verify import ImageRefused, allowed_signers, generate_key, sign, verify_image
 from segmenting.plan import Plan
+from segmenting.render.registry import render_all
+from segmenting.render.secrets import FakeSecrets
 
 DEPLOYMENT = Path(__file__).resolve().parents[2] / "inventory" / "ingeagglo"
 
@@ -393,20 +398,69 @@ def test_site_values_refuse_an_unknown_host_a_wrong_kind_and_bad_values(plan: Pl
             site.validate(bad, "site.json")
 
 
-def test_installer_writes_the_plan_hosts_site_values(tmp_path: Path, plan: Plan) -> None:
+def test_installer_writes_the_plan_hosts_site_values_and_seed(
+    tmp_path: Path, plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pki role keeps the deployment's CA under $HOME/.cloison/pki: the test's own home.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     out, signers = _signed_image(tmp_path)
     admin = tmp_path / "admin.pub"
     admin.write_text("ssh-ed25519 AAAA admin\n")
-    gateway = next(h for h in plan.hosts if h.kind == "gateway")
+    gateway = next(h for h in plan.hosts if h.kind == "gateway" and plan.site(h.site or "").ids_sensor)
+    target = tmp_path / "target"
     code = cli.main(
         ["image", "install", str(out), "--signers", str(signers), "--identity", "test-images",
-         "--target", str(tmp_path / "target"), "--deployment", str(DEPLOYMENT), "--host", gateway.id,
-         "--admin-key", str(admin)]
+         "--target", str(target), "--deployment", str(DEPLOYMENT), "--host", gateway.id,
+         "--admin-key", str(admin), "--container"]
     )  # fmt: skip
     assert code == 0
-    written = json.loads((tmp_path / "target/etc/cloison/site.json").read_text())
+    written = json.loads((target / "etc/cloison/site.json").read_text())
     assert written["hostname"] == gateway.id and written["ssh_listen"] == [gateway.ip]
     assert written["authorized_keys"] == ["ssh-ed25519 AAAA admin"]
+    # The seed: what the gateway's roles write on it, from the plan, over the image's own files.
+    assert (target / "etc/ssh/sshd_config").read_text() == "PermitRootLogin no\n", "the image is still there"
+    rendered = next(f for _, f in render_all(plan, FakeSecrets(), only=["nft-gateway"]) if f.device == gateway.id)
+    assert rendered.text.strip() in (target / "etc/nftables.conf").read_text()
+    assert stat.S_IMODE((target / "etc/nftables.conf").stat().st_mode) == 0o640
+    ntp = next(h.ip for h in plan.hosts if h.kind == "ntp")
+    chrony = (target / "etc/chrony/chrony.conf").read_text()
+    assert f"server {ntp} iburst" in chrony and "pool " not in chrony
+    assert "-x" in (target / "etc/default/chrony").read_text(), "--container: chronyd leaves the clock alone"
+    collector = next(h for h in plan.hosts if h.kind == "collector")
+    forward = (target / "etc/rsyslog.d/90-cloison-forward.conf").read_text()
+    assert f'target="{collector.ip}"' in forward and 'StreamDriver="gtls"' in forward
+    pki = target / "etc/cloison/pki"
+    assert stat.S_IMODE((pki / "host.key").stat().st_mode) == 0o600
+    verify = subprocess.run(["openssl", "verify", "-CAfile", str(pki / "ca.crt"), str(pki / "host.crt")],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    subject = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", str(pki / "host.crt")],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert f"CN = {gateway.id}" in subject
+    unit = (target / "etc/systemd/system/cloison-ids.service").read_text()
+    ids_collector = next(h.ip for h in plan.hosts if h.kind == "ids_collector")
+    assert "/opt/cloison/etc/allowlist.json" in unit and f"--syslog {ids_collector}:" in unit
+    assert os.readlink(target / "etc/systemd/system/multi-user.target.wants/cloison-ids.service") == (
+        "/etc/systemd/system/cloison-ids.service"
+    )
+    allowlist = next(f for _, f in render_all(plan, FakeSecrets(), only=["ids-allowlist"]))
+    assert json.loads((target / "opt/cloison/etc/allowlist.json").read_text()) == json.loads(allowlist.text)
+    assert not list((tmp_path / "home").rglob("*.key")) or all(
+        stat.S_IMODE(k.stat().st_mode) == 0o600 for k in (tmp_path / "home").rglob("*.key")
+    ), "the keys stay on the controller, readable by their owner only"
+
+
+def test_a_failed_seed_leaves_the_target_empty(tmp_path: Path) -> None:
+    out, signers = _signed_image(tmp_path)
+
+    def failing(_manifest: Manifest, into: Path) -> None:
+        (into / "etc").mkdir()
+        (into / "etc/half.conf").write_text("half\n")
+        raise CloisonError("the seed failed half-way")
+
+    with pytest.raises(CloisonError, match="half-way"):
+        install(out, signers, "test-images", tmp_path / "target", lambda _m: {"hostname": "gw-x"}, seed=failing)
+    assert not (tmp_path / "target").exists() or not any((tmp_path / "target").iterdir())
 
 
 def test_installer_refuses_a_host_without_an_admin_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
