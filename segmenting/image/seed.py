@@ -19,7 +19,7 @@ from segmenting.lab.converge import ROOT, run_playbook
 
 SEED_PLAYBOOK = ROOT / "playbooks" / "image-seed.yml"
 # The images whose site files the seed renders; the others get their addresses and keys only.
-SEEDED_ROLES = frozenset({"edge-gateway"})
+SEEDED_ROLES = frozenset({"edge-gateway", "dmz-relay"})
 
 
 def render(inventory: Path, deployment: Path, host: str, into: Path, *, container: bool = False) -> list[str]:

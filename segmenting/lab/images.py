@@ -148,7 +148,7 @@ def _attach(
     # The plan address needs an interface that is up; its other end is cabled to nothing (the
     # site's switch port belongs to the lab's own gateway node, which holds the same address).
     netns.add_link(r, Link(Iface(node.ns, PLAN_IF), Iface(FABRIC_NS, ifname(f"j-{name}"))))
-    if manifest.role in seed.SEEDED_ROLES:
+    if manifest.role == "edge-gateway":
         # The IDS sensor of the seed listens on the mirror port, cabled to nothing here as well.
         netns.add_link(r, Link(Iface(node.ns, MIRROR_IF), Iface(FABRIC_NS, ifname(f"k-{name}"))))
     nodes.boot(r, node, paths, st, hostname=host)

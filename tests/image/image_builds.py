@@ -1,4 +1,4 @@
-"""Builds of the edge-gateway image shared by the image tests (one per session, each costly)."""
+"""Builds of the images shared by the image tests (one per session and role, each costly)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ def signing_key(folder: Path) -> Path:
     return key
 
 
-def build_image(out: Path, key: Path) -> Built:
+def build_image(out: Path, key: Path, role: str = ROLE) -> Built:
     """``cloison image build`` as a user runs it: a fresh rootfs, the shared .deb cache."""
     started = time.monotonic()
-    code = cli.main(["image", "build", "--role", ROLE, "-o", str(out), "--key", str(key)])
+    code = cli.main(["image", "build", "--role", role, "-o", str(out), "--key", str(key)])
     assert code == 0
-    return Built(out / ROLE, key.with_name("allowed_signers"), key, time.monotonic() - started)
+    return Built(out / role, key.with_name("allowed_signers"), key, time.monotonic() - started)

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,12 @@ ROOT = Path(__file__).resolve().parents[2]
 WAIVERS = ROOT / "tests" / "conformance" / "waivers-lab.yml"
 # Every family of host checks that applies to a gateway (the reachability matrix is the lab's).
 FAMILIES = ("ssh", "accounts", "sudo", "packages", "services", "files", "kernel", "firewall", "logging", "ids")
+RELAY_FAMILIES = ("ssh", "accounts", "sudo", "packages", "services", "files", "kernel", "firewall", "logging", "video")
+RELAY_CHECKS = (
+    "test_admin_ports_on_admin_side", "test_listeners_match_the_plan", "test_ruleset_matches_rendered",
+    "test_input_default_drop", "test_time_synchronised_from_plan", "test_logs_forwarded_over_tls",
+    "test_relay_limited_to_convention", "test_relay_logs_each_consultation",
+)  # fmt: skip
 SEEDED_CHECKS = (
     "test_admin_ports_on_admin_side", "test_listeners_match_the_plan", "test_sshd_setting",
     "test_ruleset_matches_rendered", "test_input_default_drop", "test_forward_default_drop",
@@ -92,18 +99,25 @@ def test_attach_refuses_an_image_whose_manifest_was_altered(
     assert _left_behind(lab, images.name_for(gateway)) == []
 
 
-@pytest.fixture(scope="module")
-def image_node(built: Built, lab: Lab, gateway: str) -> Iterator[images.Attached]:
-    code = cli.main(["lab", "attach-image", str(built.folder), "--signers", str(built.signers), "--identity", IDENTITY,
-                     "--host", gateway])  # fmt: skip
+@contextmanager
+def _attached(image: Built, lab: Lab, host: str) -> Iterator[images.Attached]:
+    """``cloison lab attach-image`` as ``host``, detached on exit with nothing left behind."""
+    code = cli.main(["lab", "attach-image", str(image.folder), "--signers", str(image.signers), "--identity", IDENTITY,
+                     "--host", host])  # fmt: skip
     assert code == 0
-    name = images.name_for(gateway)
+    name = images.name_for(host)
     try:
         yield images.attached(lab.paths)[name]
     finally:
         # Before the lab's own tests: they count the lab's hosts, and `lab down` must find nothing more.
         assert cli.main(["lab", "detach-image", name]) == 0
         assert _left_behind(lab, name) == []
+
+
+@pytest.fixture(scope="module")
+def image_node(built: Built, lab: Lab, gateway: str) -> Iterator[images.Attached]:
+    with _attached(built, lab, gateway) as node:
+        yield node
 
 
 def test_image_node_is_the_plan_gateway_on_the_lab_network(image_node: images.Attached, lab: Lab, gateway: str) -> None:
@@ -137,19 +151,21 @@ def test_sbom_names_what_the_booted_node_runs(image_node: images.Attached, built
     assert listed == running, f"SBOM only: {sorted(listed - running)}; node only: {sorted(running - listed)}"
 
 
-def test_image_node_passes_its_checks_in_the_lab(image_node: images.Attached, lab: Lab, tmp_path: Path) -> None:
+def _audit_as_its_role(lab: Lab, node: images.Attached, out: Path, families: tuple[str, ...],
+                       by_name: tuple[str, ...]) -> None:  # fmt: skip
+    """``cloison audit --hosts`` on an attached image: every check of its role passes or is waived."""
     deployment = load(lab.paths.state).folder  # the plan the lab was built from
     proc = subprocess.run(
-        [sys.executable, "-m", "segmenting.cli", "audit", "-o", str(tmp_path), "--hosts", image_node.name,
+        [sys.executable, "-m", "segmenting.cli", "audit", "-o", str(out), "--hosts", node.name,
          "--no-network", "--waivers", str(WAIVERS), "--deployment", deployment],
         capture_output=True, text=True, cwd=ROOT, check=False, timeout=600,
     )  # fmt: skip
     assert proc.returncode in (0, 4), proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert json.loads((tmp_path / "audit.json").read_text())["hosts"] == [image_node.name]
-    checks = json.loads((tmp_path / "results.json").read_text())["checks"]
+    assert json.loads((out / "audit.json").read_text())["hosts"] == [node.name]
+    checks = json.loads((out / "results.json").read_text())["checks"]
     waived = {w["control"] for w in yaml.safe_load(WAIVERS.read_text())["waivers"]}
-    families = {n: [c for c in checks if f"test_audit_{n}.py" in c["file"]] for n in FAMILIES}
-    assert all(families.values()), f"no check of {[n for n, cs in families.items() if not cs]} ran on the image"
+    ran = {n: [c for c in checks if f"test_audit_{n}.py" in c["file"]] for n in families}
+    assert all(ran.values()), f"no check of {[n for n, cs in ran.items() if not cs]} ran on {node.name}"
     passed = [c for c in checks if c["outcome"] == "passed"]
     # The lab waivers name what a container cannot show (kernel-wide parameters, the audit
     # subsystem): a check is excused only when a waived control is among those it proves.
@@ -158,10 +174,26 @@ def test_image_node_passes_its_checks_in_the_lab(image_node: images.Attached, la
         for c in checks
         if c["outcome"] in ("failed", "error") and not set(c["controls"]) & waived
     ]
-    print(f"image node audit: {len(passed)} of {len(checks)} checks passed, "
+    print(f"{node.role} image as {node.host}: {len(passed)} of {len(checks)} checks passed, "
           f"{len(checks) - len(passed) - len(unwaived)} waived or not applicable, {len(unwaived)} failed")  # fmt: skip
     assert not unwaived, "\n".join(unwaived)
     # What the seed brings, checked by name: a check that ran and passed, not one that was skipped.
-    for name in SEEDED_CHECKS:
+    for name in by_name:
         runs = [c for c in checks if c["name"].startswith(f"{name}[")]
         assert runs and all(c["outcome"] == "passed" for c in runs), (name, [(c["name"], c["message"]) for c in runs])
+
+
+def test_image_node_passes_its_checks_in_the_lab(image_node: images.Attached, lab: Lab, tmp_path: Path) -> None:
+    _audit_as_its_role(lab, image_node, tmp_path, FAMILIES, SEEDED_CHECKS)
+
+
+@pytest.fixture(scope="module")
+def relay_node(built_relay: Built, lab: Lab) -> Iterator[images.Attached]:
+    with _attached(built_relay, lab, lab.plan.state.relay_host) as node:
+        yield node
+
+
+def test_relay_image_node_passes_its_checks_in_the_lab(relay_node: images.Attached, lab: Lab, tmp_path: Path) -> None:
+    """The dmz-relay image as the State bridge relay: its seed makes it the relay of the convention."""
+    assert (relay_node.host, relay_node.role) == (lab.plan.state.relay_host, "dmz-relay")
+    _audit_as_its_role(lab, relay_node, tmp_path, RELAY_FAMILIES, RELAY_CHECKS)
