@@ -14,7 +14,7 @@ OUT ?= out
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: all deps venv lint typecheck unit test demo bench clean lab-down
+.PHONY: all deps venv lint typecheck unit test demo image bench clean lab-down
 
 all: test
 
@@ -49,6 +49,14 @@ test: venv lint typecheck
 
 demo: venv
 	bash .ci/demo.sh $(DEPLOYMENT) $(OUT)
+
+# Appliance images (docs/images.md): IMAGE_ROLE=edge-gateway|csu-services|dmz-relay|ids-sensor|all,
+# signed with IMAGE_KEY (made on the first run, 0600; ship its allowed_signers, never the key).
+IMAGE_ROLE ?= all
+IMAGE_KEY ?= /var/lib/cloison/keys/image-signing_ed25519
+image: venv
+	@test -f $(IMAGE_KEY) || $(BIN)/cloison image keygen $(IMAGE_KEY)
+	$(BIN)/cloison image build --role $(IMAGE_ROLE) -o $(OUT)/images --key $(IMAGE_KEY)
 
 bench: venv
 	$(BIN)/python bench/plan_scale.py
