@@ -185,7 +185,7 @@ def test_manifest_records_every_release_and_reads_back(tmp_path: Path) -> None:
     assert json.loads(manifest.to_json())["debian"]["releases"]["bookworm-security"] == "2026-11-26T21:03:35Z"
 
 
-def _signed_image(tmp_path: Path) -> tuple[Path, Path]:
+def _signed_image(tmp_path: Path, role: str = "edge-gateway") -> tuple[Path, Path]:
     key = generate_key(tmp_path / "keys" / "img_ed25519", "test-images")
     assert key.stat().st_mode & 0o777 == 0o600
     signers = tmp_path / "keys" / "allowed_signers"
@@ -195,7 +195,7 @@ def _signed_image(tmp_path: Path) -> tuple[Path, Path]:
     pack.pack_tar(_rootfs(tmp_path), out, 1_700_000_000)
     (out / "sbom.cdx.json").write_text("{}\n")
     manifest = with_checksums(
-        Manifest("cloison-test", "edge-gateway", "0.1.0", "bookworm", "2025-11-08T09:47:53Z", 1_700_000_000),
+        Manifest("cloison-test", role, "0.1.0", "bookworm", "2025-11-08T09:47:53Z", 1_700_000_000),
         out,
         [pack.ROOTFS_TAR, "sbom.cdx.json"],
     )
@@ -425,7 +425,7 @@ def test_installer_writes_the_plan_hosts_site_values_and_seed(
     ntp = next(h.ip for h in plan.hosts if h.kind == "ntp")
     chrony = (target / "etc/chrony/chrony.conf").read_text()
     assert f"server {ntp} iburst" in chrony and "pool " not in chrony
-    assert "-x" in (target / "etc/default/chrony").read_text(), "--container: chronyd leaves the clock alone"
+    assert 'DAEMON_OPTS="-F 1 -x"\n' in (target / "etc/default/chrony").read_text(), "--container: no clock setting"
     collector = next(h for h in plan.hosts if h.kind == "collector")
     forward = (target / "etc/rsyslog.d/90-cloison-forward.conf").read_text()
     assert f'target="{collector.ip}"' in forward and 'StreamDriver="gtls"' in forward
@@ -448,6 +448,35 @@ def test_installer_writes_the_plan_hosts_site_values_and_seed(
     assert not list((tmp_path / "home").rglob("*.key")) or all(
         stat.S_IMODE(k.stat().st_mode) == 0o600 for k in (tmp_path / "home").rglob("*.key")
     ), "the keys stay on the controller, readable by their owner only"
+
+
+def test_a_relay_image_is_seeded_as_the_state_bridge(
+    tmp_path: Path, plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    out, signers = _signed_image(tmp_path, role="dmz-relay")
+    admin = tmp_path / "admin.pub"
+    admin.write_text("ssh-ed25519 AAAA admin\n")
+    target = tmp_path / "target"
+    code = cli.main(
+        ["image", "install", str(out), "--signers", str(signers), "--identity", "test-images",
+         "--target", str(target), "--deployment", str(DEPLOYMENT), "--host", plan.state.relay_host,
+         "--admin-key", str(admin)]
+    )  # fmt: skip
+    assert code == 0
+    nginx = (target / "etc/nginx/nginx.conf").read_text()
+    assert f"listen {plan.state.relay_ip}:{plan.state.relay_port} ssl;" in nginx
+    for _, _, cidr in plan.state.endpoints:
+        assert f"allow {cidr};" in nginx
+    assert "deny all;" in nginx
+    relay = plan.state.relay_host
+    rendered = next(f for _, f in render_all(plan, FakeSecrets(), only=["nft-dmz"]) if f.device == relay)
+    assert rendered.text.strip() in (target / "etc/nftables.conf").read_text()
+    assert (target / "etc/cloison/pki/host.key").stat().st_mode & 0o777 == 0o600
+    # No IDS on the relay, and no clock drop-in without --container (the appliance sets its clock).
+    assert not (target / "etc/systemd/system/cloison-ids.service").exists()
+    assert not (target / "etc/systemd/system/chrony.service.d").exists()
+    assert 'DAEMON_OPTS="-F 1"\n' in (target / "etc/default/chrony").read_text()
 
 
 def test_a_failed_seed_leaves_the_target_empty(tmp_path: Path) -> None:
