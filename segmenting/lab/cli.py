@@ -12,7 +12,7 @@ from typing import Any
 from segmenting.commands import table
 from segmenting.errors import EXIT_OK, CloisonError, UsageError
 from segmenting.lab import images, lab, plug
-from segmenting.lab.converge import run_playbook
+from segmenting.lab.converge import changed_tasks, run_playbook
 from segmenting.lab.names import default_paths
 from segmenting.lab.run import SubprocessRunner
 from segmenting.lab.state import load
@@ -50,6 +50,12 @@ def cmd_converge(args: argparse.Namespace) -> int:
         changed = sum(run.changed.values())
         print(f"{name} converge: {run.seconds:.0f} s, {len(run.recap)} hosts, {changed} changes, "
               f"failed: {', '.join(run.failed_hosts) or 'none'}")  # fmt: skip
+    if len(runs) == 2 and (moved := changed_tasks(runs[1][1].output)):
+        # Say what moved, so that a role that is not idempotent (or a lab that changed between the
+        # runs: a camera authorized late, a service restarting) can be told apart.
+        print(f"the second converge changed {len(moved)} task(s); it should change nothing:", file=sys.stderr)
+        for host, task in moved[:30]:
+            print(f"  {host}: {task}", file=sys.stderr)
     last = runs[-1][1]
     if last.returncode != 0:
         print(last.output[-3000:], file=sys.stderr)

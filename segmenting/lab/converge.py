@@ -40,6 +40,20 @@ class Run:
         return sorted(h for h, c in self.recap.items() if c.get("failed", 0) or c.get("unreachable", 0))
 
 
+def changed_tasks(output: str) -> list[tuple[str, str]]:
+    """(host, task or handler) of every ``changed`` line of the default callback, once each, in order."""
+    found: list[tuple[str, str]] = []
+    task = ""
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line[line.index("[") + 1 : line.rfind("]")]
+        elif line.startswith("changed: [") and "]" in line:
+            entry = (line[len("changed: [") : line.index("]")], task)
+            if entry not in found:
+                found.append(entry)
+    return found
+
+
 def parse_recap(output: str) -> dict[str, dict[str, int]]:
     """Per-host counters of the PLAY RECAP (ok, changed, unreachable, failed, skipped, …)."""
     tail = output.rsplit("PLAY RECAP", 1)[-1] if "PLAY RECAP" in output else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from segmenting.lab.converge import Run, parse_recap, run_playbook
+from segmenting.lab.converge import Run, changed_tasks, parse_recap, run_playbook
 from segmenting.lab.pytest_plugin import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +31,23 @@ def test_parse_recap_reads_every_host() -> None:
         "csu-fw": {"ok": 38, "changed": 0, "unreachable": 0, "failed": 0, "skipped": 9},
         "gw-s-x-1": {"ok": 12, "changed": 2, "unreachable": 0, "failed": 1, "skipped": 0},
     }
+
+
+def test_changed_tasks_names_host_and_task_once() -> None:
+    text = (
+        "TASK [pki : Install the CA certificate | ANSSI-PA022-R37] ****\n"
+        "ok: [csu-fw]\n"
+        "changed: [gw-s-x-1] => (item={'src': 'ca.crt', 'dest': 'ca.crt'})\n"
+        "changed: [gw-s-x-1] => (item={'src': 'gw.crt', 'dest': 'host.crt'})\n"
+        "\n"
+        "RUNNING HANDLER [time_sync : Restart chrony] ****\n"
+        "changed: [csu-fw]\n"
+    )
+    assert changed_tasks(text) == [
+        ("gw-s-x-1", "pki : Install the CA certificate | ANSSI-PA022-R37"),
+        ("csu-fw", "time_sync : Restart chrony"),
+    ]
+    assert changed_tasks("TASK [x] ***\nok: [a]\n") == []
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +75,7 @@ def test_first_converge_succeeds_on_every_host(converged: dict[str, Run]) -> Non
 @pytest.mark.slow
 def test_second_converge_changes_nothing(converged: dict[str, Run]) -> None:
     run = converged["second"]
-    assert run.recap and not _not_clean(run), run.output[-8000:]
+    assert run.recap and not _not_clean(run), (changed_tasks(run.output), run.output[-8000:])
 
 
 @pytest.mark.lab
