@@ -73,17 +73,20 @@ def site_values(args: argparse.Namespace, role: str) -> dict[str, Any] | None:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    seeded: list[str] = []
+
     def seed_for(manifest: Manifest, into: Path) -> None:
         # Only for a plan host (--host): its site's files, from the inventory its site's playbooks use.
-        if args.host and manifest.role in seed.SEEDED_ROLES:
+        if args.host:
             inventory = args.inventory or args.deployment
-            seed.render(inventory, args.deployment, args.host, into, container=args.container)
+            seeded.extend(seed.for_image(manifest.role, inventory, args.deployment, args.host, into,
+                                         container=args.container))  # fmt: skip
 
     manifest = install(
         args.folder, args.signers, args.identity, args.target, lambda m: site_values(args, m.role), seed=seed_for
     )
-    seeded = " with its site's seed" if args.host and manifest.role in seed.SEEDED_ROLES else ""
-    print(f"installed {manifest.image} into {args.target}{seeded}; host keys are generated on first boot")
+    seeded_note = " with its site's seed" if seeded else ""
+    print(f"installed {manifest.image} into {args.target}{seeded_note}; host keys are generated on first boot")
     return EXIT_OK
 
 

@@ -35,10 +35,17 @@ def render(inventory: Path, deployment: Path, host: str, into: Path, *, containe
     extra: dict[str, object] = {"cloison_seed_root": str(into.resolve())}
     if container:
         extra["time_sync_set_clock"] = False
-    run = run_playbook(inventory, deployment, "-l", host, "-e", json.dumps(extra), playbook=SEED_PLAYBOOK)
+    run = run_playbook(inventory, deployment, "-l", host, "-e", json.dumps(extra), playbook=SEED_PLAYBOOK, facts=False)
     if run.returncode != 0:
         raise CloisonError(f"rendering the first-boot seed of {host} failed:\n{run.output[-3000:]}")
     written = sorted(str(p.relative_to(into)) for p in into.rglob("*") if p.is_file() or p.is_symlink())
     if not written:
         raise UsageError(f"{inventory}: no host {host!r} to seed (the playbook matched none); name a plan host")
     return written
+
+
+def for_image(
+    role: str, inventory: Path, deployment: Path, host: str, into: Path, *, container: bool = False
+) -> list[str]:
+    """:func:`render` for an image of a role in :data:`SEEDED_ROLES`; nothing for the others."""
+    return render(inventory, deployment, host, into, container=container) if role in SEEDED_ROLES else []

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from segmenting.lab.names import LabPaths
+from segmenting.lab.names import MIRROR_IF, LabPaths
 from segmenting.lab.run import Runner
 from segmenting.lab.topology import Topology
 
@@ -113,7 +113,7 @@ def inventory_yaml(paths: LabPaths, topo: Topology) -> str:
                 "site_tunnel_userspace_esp": True,
                 "maintenance_vpn_userspace_esp": True,
                 "segmentation_userspace_esp": True,
-                "ids_sensor_interface": "span0",  # the gateway's port on the switch's mirror (SPAN)
+                "ids_sensor_interface": MIRROR_IF,
                 # One CA and one set of RADIUS secrets for the lab's own daemons (hostapd, the
                 # cameras' supplicants) and the roles, both in the lab folder (gone at down): else
                 # FreeRADIUS drops every request with "Shared secret is incorrect" and refuses the

@@ -64,7 +64,11 @@ def parse_recap(output: str) -> dict[str, dict[str, int]]:
     return recap
 
 
-def run_playbook(inventory: Path, deployment: Path, *extra: str, playbook: Path = SITE_PLAYBOOK) -> Run:
+def run_playbook(
+    inventory: Path, deployment: Path, *extra: str, playbook: Path = SITE_PLAYBOOK, facts: bool = True
+) -> Run:
+    """``facts``: keep gathered facts beside the inventory (the lab's); off for a playbook that
+    gathers none, whose inventory may be a deployment folder in the checkout."""
     if not inventory.exists():
         raise CloisonError(f"{inventory} not found: bring the lab up first (`cloison lab up {deployment}`)")
     bin_dir = Path(sys.executable).parent
@@ -74,13 +78,16 @@ def run_playbook(inventory: Path, deployment: Path, *extra: str, playbook: Path 
         "ANSIBLE_PIPELINING": "1",
         "ANSIBLE_FORKS": "12",
         "ANSIBLE_NOCOLOR": "1",
-        # Facts survive between the lab's runs (the nodes live for one lab, the cache with them):
-        # a converge of an unchanged lab does not pay fact gathering again.
-        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(inventory.parent / "facts"),
-        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if facts:
+        # Facts survive between the lab's runs (the nodes live for one lab, the cache with them):
+        # a converge of an unchanged lab does not pay fact gathering again.
+        env |= {
+            "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(inventory.parent / "facts"),
+            "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
+        }
     argv = [
         str(bin_dir / "ansible-playbook"), "-i", str(inventory), "-e", f"cloison_deployment={deployment.resolve()}",
         str(playbook), *extra,

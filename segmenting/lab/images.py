@@ -40,7 +40,7 @@ from segmenting.image import seed, site
 from segmenting.image.install import install
 from segmenting.image.manifest import Manifest
 from segmenting.lab import access, lab, netns, nodes
-from segmenting.lab.names import FABRIC_NS, MGMT_CIDR, LabPaths, ifname
+from segmenting.lab.names import FABRIC_NS, MGMT_CIDR, MIRROR_IF, LabPaths, ifname
 from segmenting.lab.names import netns as ns_name
 from segmenting.lab.run import LabError, Runner
 from segmenting.lab.state import LabState, load, save
@@ -48,7 +48,6 @@ from segmenting.lab.topology import Iface, Link, Node, build_topology
 
 PREFIX = "img-"
 PLAN_IF = "mgmt0"  # the interface the lab's gateways hold their plan (site management) address on
-MIRROR_IF = "span0"  # the lab gateways' mirror port (the lab inventory's ids_sensor_interface)
 BOOT_WAIT = 120.0
 Progress = Callable[[str], None]
 
@@ -123,17 +122,17 @@ def _attach(
         # management address is how the controller reaches it, as ansible_host is on a site.
         return site.from_plan(plan, host, manifest.role, [pubkey], interface=PLAN_IF, management=[ip])
 
+    seeded: list[str] = []
+
     def seed_for(manifest: Manifest, into: Path) -> None:
         # The site's files for the host, as its roles write them in this lab (the lab's inventory:
         # the management network in the ruleset, the lab's CA, the mirror port's name).
-        if manifest.role in seed.SEEDED_ROLES:
-            seed.render(paths.inventory, Path(st.folder), host, into, container=True)
+        seeded.extend(seed.for_image(manifest.role, paths.inventory, Path(st.folder), host, into, container=True))
 
     root = paths.node(name) / "root"
     manifest = install(folder, trust[0], trust[1], root, values_for, seed=seed_for)
-    seeded = " with its site's seed" if manifest.role in seed.SEEDED_ROLES else ""
     progress(f"{manifest.image} ({manifest.role}): signature and {len(manifest.artefacts)} checksums verified, "
-             f"installed as {host}{seeded}")  # fmt: skip
+             f"installed as {host}" + (" with its site's seed" if seeded else ""))  # fmt: skip
     record = Attached(name, host, manifest.role, manifest.image, ip)
     images[name] = record
     _save(paths, images)

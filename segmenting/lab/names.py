@@ -23,6 +23,7 @@ MGMT_CONTROLLER = "172.30.255.1"
 MGMT_ROOT_LINK = "cl-mgmt"  # the only link the lab puts in the root namespace
 MGMT_TABLE = 250  # routing table holding the management route inside nodes (kept out of `main`)
 
+MIRROR_IF = "span0"  # a lab gateway's port on its switch's mirror (SPAN): the IDS sensor listens there
 FABRIC_NS = "cl-fab"  # holds the L2 segments (Linux bridges) of the CSU and the outside world
 
 CACHE_DIR = Path(os.environ.get("CLOISON_LAB_CACHE", "/var/cache/cloison"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network, ip_network
 
-from segmenting.lab.names import FABRIC_NS, MGMT_CIDR, ifname, netns
+from segmenting.lab.names import FABRIC_NS, MGMT_CIDR, MIRROR_IF, ifname, netns
 from segmenting.plan import CameraPlan, Plan, SitePlan
 
 TRANSPORT_ORDER = ("fiber", "vdsl", "cellular")
@@ -342,7 +342,7 @@ def build_topology(plan: Plan, sites: tuple[str, ...] | None = None) -> Topology
         for dev, vlan in uplinks:
             gw_if, addr = gw_addrs[dev]
             links.append(Link(Iface(gw_node.ns, gw_if, (addr,)), Iface(sw_ns, dev), ovs_tag=vlan))
-        links.append(Link(Iface(gw_node.ns, "span0"), Iface(sw_ns, "span")))
+        links.append(Link(Iface(gw_node.ns, MIRROR_IF), Iface(sw_ns, "span")))
         routes.extend(_transport(plan, site, gw_node, k, links, routes, operators, forwarding, nat, cell_index))
         if site.transport == "cellular":
             cell_index += 1
